@@ -1,0 +1,1 @@
+"""Per-device-model profiles: declarative files, validated at load, that describe how each model behaves."""

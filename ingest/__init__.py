@@ -1,0 +1,1 @@
+"""Ingest workers: MQTT reading batches validated and written to TimescaleDB exactly once."""

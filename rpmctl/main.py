@@ -1,0 +1,69 @@
+"""The `rpm` console script.
+
+Subcommands are listed here by module path and imported only when they run, so
+`rpm hub run` on a Raspberry Pi never imports numpy, FastAPI or psycopg.
+Each subcommand module provides `configure(parser)` and `run(args) -> int`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+
+from rpmctl.errors import CommandError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    module: str
+    summary: str
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "services": Subcommand(
+        "rpmctl.services.cli", "start, stop and inspect the local Mosquitto and TimescaleDB"
+    ),
+    "db": Subcommand("database.cli", "apply database migrations"),
+    "schema": Subcommand("broker.cli", "export the wire contract as JSON Schema"),
+    "decode": Subcommand("gateway.ble.cli", "decode a captured BLE characteristic value"),
+}
+
+
+def _usage() -> str:
+    width = max(len(name) for name in SUBCOMMANDS)
+    lines = ["usage: rpm COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {sub.summary}" for name, sub in SUBCOMMANDS.items()]
+    lines += ["", "Run `rpm COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(_usage())
+        return 0
+    name, rest = args[0], args[1:]
+    sub = SUBCOMMANDS.get(name)
+    if sub is None:
+        print(f"rpm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(sub.module)
+    parser = argparse.ArgumentParser(prog=f"rpm {name}", description=sub.summary)
+    module.configure(parser)
+    parsed = parser.parse_args(rest)
+    try:
+        return int(module.run(parsed) or 0)
+    except CommandError as exc:
+        print(f"rpm {name}: {exc}", file=sys.stderr)
+        if exc.fix:
+            print(f"  fix: {exc.fix}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"rpm {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

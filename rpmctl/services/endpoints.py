@@ -1,0 +1,48 @@
+"""Where the services are: URLs from the environment, else the local stack's."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from rpmctl.errors import CommandError
+from rpmctl.services.layout import StateLayout
+from rpmctl.services.timescale import APP_DATABASE, APP_ROLE
+
+DATABASE_URL_ENV = "RPM_DATABASE_URL"
+MQTT_URL_ENV = "RPM_MQTT_URL"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    database_url: str
+    mqtt_url: str
+    database_external: bool
+    mqtt_external: bool
+
+
+def resolve(layout: StateLayout) -> Endpoints:
+    """The URLs every service and test connects to."""
+    db_url = os.environ.get(DATABASE_URL_ENV) or ""
+    mqtt_url = os.environ.get(MQTT_URL_ENV) or ""
+    return Endpoints(
+        database_url=db_url or _local_database_url(layout),
+        mqtt_url=mqtt_url or f"mqtt://127.0.0.1:{layout.mqtt_port}",
+        database_external=bool(db_url),
+        mqtt_external=bool(mqtt_url),
+    )
+
+
+def _local_database_url(layout: StateLayout) -> str:
+    secret = layout.secrets_dir / "db-rpm.password"
+    try:
+        password = secret.read_text().strip()
+    except FileNotFoundError:
+        return f"postgresql://{APP_ROLE}@127.0.0.1:{layout.db_port}/{APP_DATABASE}"
+    except PermissionError:
+        raise CommandError(
+            f"cannot read {secret}",
+            fix=f"run as the user who ran `rpm services up`, or set {DATABASE_URL_ENV}",
+        ) from None
+    return f"postgresql://{APP_ROLE}:{quote(password, safe='')}@127.0.0.1:{layout.db_port}/{APP_DATABASE}"

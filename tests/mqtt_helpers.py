@@ -1,0 +1,85 @@
+"""A small synchronous MQTT 5 test client over paho-mqtt 2.x, for talking to the real broker."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+# Loopback round trips take milliseconds; 10 s only guards against a hung broker.
+WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class TestClient:
+    """Connects, subscribes and publishes with QoS 1, waiting for each acknowledgement."""
+
+    __test__ = False  # not a test class, despite the name
+
+    def __init__(
+        self, url: str, client_id: str, *, clean_start: bool = True, session_expiry_s: int = 0
+    ) -> None:
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 1883
+        self.client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        if parts.username:
+            self.client.username_pw_set(parts.username, parts.password)
+        self.messages: queue.Queue[Received] = queue.Queue()
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self.session_present: bool | None = None
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.clean_start = clean_start
+        self.session_expiry_s = session_expiry_s
+
+    def _on_connect(
+        self, client, userdata, flags, reason_code, properties
+    ) -> None:  # paho's callback signature
+        self.session_present = bool(flags.session_present)
+        self._connected.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        self.messages.put(Received(message.topic, message.payload, message.qos, message.retain))
+
+    def connect(self) -> TestClient:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry_s
+        self.client.connect(self.host, self.port, clean_start=self.clean_start, properties=props)
+        self.client.loop_start()
+        if not self._connected.wait(WAIT_S):
+            raise TimeoutError(f"no CONNACK from {self.host}:{self.port}")
+        return self
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        self._subscribed.clear()
+        self.client.subscribe(topic, qos)
+        if not self._subscribed.wait(WAIT_S):
+            raise TimeoutError(f"no SUBACK for {topic}")
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info.wait_for_publish(WAIT_S)
+
+    def receive(self, count: int, timeout: float = WAIT_S) -> list[Received]:
+        return [self.messages.get(timeout=timeout) for _ in range(count)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()

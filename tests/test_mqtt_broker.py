@@ -1,0 +1,52 @@
+"""A real publish and subscribe through the project's Mosquitto."""
+
+from __future__ import annotations
+
+import queue
+import uuid
+
+import pytest
+
+from tests.mqtt_helpers import TestClient
+
+
+def test_publish_and_subscribe_qos1(mqtt_url: str) -> None:
+    topic = f"rpm/v1/hubs/test-{uuid.uuid4().hex[:8]}/readings"
+    sub = TestClient(mqtt_url, f"sub-{uuid.uuid4().hex[:8]}").connect()
+    pub = TestClient(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}").connect()
+    try:
+        sub.subscribe(topic)
+        payloads = [f"reading {i}".encode() for i in range(100)]
+        for payload in payloads:
+            pub.publish(topic, payload)
+        received = sub.receive(len(payloads))
+    finally:
+        sub.close()
+        pub.close()
+    assert [m.payload for m in received] == payloads
+    assert {m.qos for m in received} == {1}
+
+
+def test_persistent_session_gets_messages_published_while_offline(mqtt_url: str) -> None:
+    topic = f"rpm/v1/hubs/test-{uuid.uuid4().hex[:8]}/readings"
+    client_id = f"ingest-{uuid.uuid4().hex[:8]}"
+    consumer = TestClient(mqtt_url, client_id, clean_start=False, session_expiry_s=3600).connect()
+    consumer.subscribe(topic)
+    consumer.close()
+
+    pub = TestClient(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}").connect()
+    try:
+        for i in range(2_000):  # above Mosquitto's default queue limit of 1,000
+            pub.publish(topic, str(i).encode())
+    finally:
+        pub.close()
+
+    back = TestClient(mqtt_url, client_id, clean_start=False, session_expiry_s=3600).connect()
+    try:
+        assert back.session_present is True
+        received = back.receive(2_000)
+        with pytest.raises(queue.Empty):
+            back.messages.get(timeout=0.2)
+    finally:
+        back.close()
+    assert [int(m.payload) for m in received] == list(range(2_000))
