@@ -1,7 +1,7 @@
 """The wire contract between home hubs and the cloud, and the Mosquitto setup it travels through.
 
-Hub and cloud both import this package, so its Python modules depend on pydantic and the standard library
-only (no MQTT client, numpy or database driver):
+Hub and cloud both import the contract, so the modules below depend on pydantic and the standard library
+only (no MQTT client, numpy or database driver); importing `broker` itself imports nothing:
 
 - `broker.topics`: the v1 topic scheme `rpm/v1/hubs/{hub_id}/{channel}` and subscription filters.
 - `broker.contract`: versioned pydantic models of every payload, `parse_message` and `encode`.

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "services": Subcommand(
         "rpmctl.services.cli", "start, stop and inspect the local Mosquitto and TimescaleDB"
     ),
+    "broker": Subcommand("broker.admin.cli", "provision the broker: CA, service accounts, hubs"),
     "db": Subcommand("database.cli", "apply database migrations"),
     "schema": Subcommand("broker.cli", "export the wire contract as JSON Schema"),
     "decode": Subcommand("gateway.ble.cli", "decode a captured BLE characteristic value"),

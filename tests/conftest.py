@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from broker.admin.accounts import BrokerAdmin
 from rpmctl.services.endpoints import Endpoints
 from rpmctl.services.progress import Progress
 from rpmctl.services.stack import LocalStack
+from tests.mqtt_helpers import TestClient, TlsFiles
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +56,41 @@ def scratch_database_url(database_url: str) -> Iterator[str]:
     yield urlunsplit(parts._replace(path=f"/{name}"))
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@dataclass(frozen=True)
+class ProvisionedHub:
+    """A hub provisioned on the real broker: its id, password and TLS files."""
+
+    hub_id: str
+    password: str
+    url: str
+    tls: TlsFiles
+
+    def client(self, **kwargs: object) -> TestClient:
+        return TestClient(
+            self.url, self.hub_id, tls=self.tls, username=self.hub_id, password=self.password, **kwargs
+        )
+
+
+@pytest.fixture(scope="session")
+def broker_admin(local_stack: LocalStack, services: Endpoints) -> BrokerAdmin:
+    return local_stack.mosquitto.admin()
+
+
+@pytest.fixture
+def provision_hub(
+    broker_admin: BrokerAdmin, services: Endpoints, tmp_path: Path
+) -> Callable[..., ProvisionedHub]:
+    """Provision hubs with unique ids through the same code as `rpm broker add-hub`."""
+
+    def provision(**kwargs: object) -> ProvisionedHub:
+        hub_id = f"hub-{uuid.uuid4().hex[:10]}"
+        bundle = broker_admin.add_hub(hub_id, broker_url=services.mqtt_hub_url, out_dir=tmp_path, **kwargs)
+        config = tomllib.loads(bundle.config_file.read_text())
+        tls = TlsFiles(
+            bundle.directory / "ca.crt", bundle.directory / "hub.crt", bundle.directory / "hub.key"
+        )
+        return ProvisionedHub(hub_id, config["password"], services.mqtt_hub_url, tls)
+
+    return provision

@@ -1,19 +1,25 @@
-"""A real publish and subscribe through the project's Mosquitto."""
+"""A real publish and subscribe through the project's Mosquitto, hub (TLS) to ingest (loopback)."""
 
 from __future__ import annotations
 
 import queue
 import uuid
+from collections.abc import Callable
 
 import pytest
 
+from broker.topics import Channel, hub_topic
+from tests.conftest import ProvisionedHub
 from tests.mqtt_helpers import TestClient
 
 
-def test_publish_and_subscribe_qos1(mqtt_url: str) -> None:
-    topic = f"rpm/v1/hubs/test-{uuid.uuid4().hex[:8]}/readings"
-    sub = TestClient(mqtt_url, f"sub-{uuid.uuid4().hex[:8]}").connect()
-    pub = TestClient(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}").connect()
+def test_hub_publishes_and_ingest_receives_qos1(
+    mqtt_url: str, provision_hub: Callable[..., ProvisionedHub]
+) -> None:
+    hub = provision_hub()
+    topic = hub_topic(hub.hub_id, Channel.READINGS)
+    sub = TestClient(mqtt_url, f"ingest-{uuid.uuid4().hex[:8]}").connect()
+    pub = hub.client().connect()
     try:
         sub.subscribe(topic)
         payloads = [f"reading {i}".encode() for i in range(100)]
@@ -27,14 +33,17 @@ def test_publish_and_subscribe_qos1(mqtt_url: str) -> None:
     assert {m.qos for m in received} == {1}
 
 
-def test_persistent_session_gets_messages_published_while_offline(mqtt_url: str) -> None:
-    topic = f"rpm/v1/hubs/test-{uuid.uuid4().hex[:8]}/readings"
+def test_persistent_session_gets_messages_published_while_offline(
+    mqtt_url: str, provision_hub: Callable[..., ProvisionedHub]
+) -> None:
+    hub = provision_hub()
+    topic = hub_topic(hub.hub_id, Channel.READINGS)
     client_id = f"ingest-{uuid.uuid4().hex[:8]}"
     consumer = TestClient(mqtt_url, client_id, clean_start=False, session_expiry_s=3600).connect()
     consumer.subscribe(topic)
     consumer.close()
 
-    pub = TestClient(mqtt_url, f"pub-{uuid.uuid4().hex[:8]}").connect()
+    pub = hub.client().connect()
     try:
         for i in range(2_000):  # above Mosquitto's default queue limit of 1,000
             pub.publish(topic, str(i).encode())

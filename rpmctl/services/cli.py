@@ -51,11 +51,12 @@ def _render(state: StackStatus, stack: LocalStack) -> str:
     ends = state.endpoints
     if ends.mqtt_external:
         ok, detail = state.external_mqtt
-        lines.append(f"mosquitto:   {'up  ' if ok else 'DOWN'} {ends.mqtt_url} (external: {detail})")
+        lines.append(f"mosquitto:   {'up  ' if ok else 'DOWN'} {_redact(ends.mqtt_url)} (external: {detail})")
     elif state.mosquitto:
         m = state.mosquitto
         lines.append(
-            f"mosquitto:   {'up  ' if m.running else 'DOWN'} {ends.mqtt_url}"
+            f"mosquitto:   {'up  ' if m.running else 'DOWN'} {_redact(ends.mqtt_url)},"
+            f" hubs {ends.mqtt_hub_url}"
             f" (Mosquitto {m.version or '?'}, {m.detail}{f', pid {m.pid}' if m.pid else ''})"
         )
     if ends.database_external:
@@ -75,7 +76,8 @@ def _as_json(state: StackStatus) -> dict[str, object]:
     ends = state.endpoints
     result: dict[str, object] = {
         "healthy": state.healthy,
-        "mqtt_url": ends.mqtt_url,
+        "mqtt_url": _redact(ends.mqtt_url),
+        "mqtt_hub_url": ends.mqtt_hub_url,
         "database_url": _redact(ends.database_url),
     }
     if state.mosquitto:

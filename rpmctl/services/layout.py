@@ -13,7 +13,8 @@ from pathlib import Path
 import platformdirs
 
 # Ports of our own: 1883 and 5432 may belong to other software on the machine.
-DEFAULT_MQTT_PORT = 18830
+DEFAULT_MQTT_PORT = 18830  # cloud services, loopback, plain
+DEFAULT_MQTTS_PORT = 18883  # hubs, TLS
 DEFAULT_DB_PORT = 55432
 # Root's state goes to /var/lib so that the `postgres` and `mosquitto` system users,
 # which the servers drop to, can reach it (/root is mode 0700).
@@ -52,6 +53,9 @@ class StateLayout:
     state_dir: Path
     mqtt_port: int
     db_port: int
+    mqtts_port: int = DEFAULT_MQTTS_PORT
+    # Where the hubs' TLS listener binds: loopback for development; 0.0.0.0 on a real broker host.
+    hub_bind_address: str = "127.0.0.1"
 
     @classmethod
     def from_environment(cls, state_dir: Path | None = None) -> StateLayout:
@@ -59,6 +63,8 @@ class StateLayout:
             state_dir=state_dir or default_state_dir(),
             mqtt_port=_port_from_env("RPM_MQTT_PORT", DEFAULT_MQTT_PORT),
             db_port=_port_from_env("RPM_DB_PORT", DEFAULT_DB_PORT),
+            mqtts_port=_port_from_env("RPM_MQTTS_PORT", DEFAULT_MQTTS_PORT),
+            hub_bind_address=os.environ.get("RPM_MQTTS_BIND", "127.0.0.1"),
         )
 
     @property

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from broker.admin.accounts import BrokerAdmin, BrokerFiles
 from rpmctl.errors import CommandError
 from rpmctl.services import system
 from rpmctl.services.layout import StateLayout
@@ -43,6 +44,14 @@ class LocalMosquitto:
         self.dir = layout.mosquitto_dir
 
     @property
+    def files(self) -> BrokerFiles:
+        return BrokerFiles(self.dir)
+
+    def admin(self) -> BrokerAdmin:
+        """Account administration that reloads this broker after each change."""
+        return BrokerAdmin(self.files, reload=self.reload)
+
+    @property
     def conf_path(self) -> Path:
         return self.dir / "mosquitto.conf"
 
@@ -70,8 +79,16 @@ class LocalMosquitto:
 
     def render_config(self) -> None:
         template = resources.files("broker").joinpath("mosquitto.conf.tmpl").read_text()
+        files = self.files
         text = Template(template).substitute(
             mqtt_port=self.layout.mqtt_port,
+            mqtts_port=self.layout.mqtts_port,
+            hub_bind_address=self.layout.hub_bind_address,
+            password_file=files.password_file,
+            acl_file=files.acl_file,
+            ca_file=files.ca_cert,
+            server_cert=files.server_cert,
+            server_key=files.server_key,
             persistence_dir=self.persistence_dir,
             pid_file=self.pid_path,
             log_file=self.log_path,
@@ -89,7 +106,19 @@ class LocalMosquitto:
         except KeyError:
             return
         os.chmod(self.layout.state_dir, 0o755)
-        for path in (self.dir, self.persistence_dir, *self.persistence_dir.iterdir(), self.log_path):
+        files = self.files
+        owned = (
+            self.dir,
+            self.persistence_dir,
+            *self.persistence_dir.iterdir(),
+            self.log_path,
+            files.pki_dir,
+            files.server_key,
+            files.server_cert,
+            files.password_file,
+            files.acl_file,
+        )
+        for path in owned:
             if path.exists():
                 os.chown(path, entry.pw_uid, entry.pw_gid)
 
@@ -98,15 +127,19 @@ class LocalMosquitto:
         if self._pid() is not None:
             return
         port = self.layout.mqtt_port
-        if system.port_open(port):
-            raise CommandError(
-                f"port {port} is taken by another program, so Mosquitto cannot listen on it",
-                fix=f"stop that program (ss -ltnp | grep :{port}) or choose another port: RPM_MQTT_PORT=...",
-            )
+        for taken, setting in ((port, "RPM_MQTT_PORT"), (self.layout.mqtts_port, "RPM_MQTTS_PORT")):
+            if system.port_open(taken):
+                raise CommandError(
+                    f"port {taken} is taken by another program, so Mosquitto cannot listen on it",
+                    fix=f"stop that program (ss -ltnp | grep :{taken}) or choose another port: {setting}=...",
+                )
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.admin().init()
         self.render_config()
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-        with self.progress.step(f"starting Mosquitto on 127.0.0.1:{port}"):
+        with self.progress.step(
+            f"starting Mosquitto on 127.0.0.1:{port} (services), :{self.layout.mqtts_port} (hubs, TLS)"
+        ):
             self.pid_path.unlink(missing_ok=True)
             # Daemon mode: Mosquitto detaches itself and writes its pid file after dropping privileges.
             system.run(
@@ -120,6 +153,13 @@ class LocalMosquitto:
                     f"Mosquitto did not start on port {port}:\n{tail}",
                     fix=f"read {self.log_path}; a broken persistence file can be moved aside",
                 )
+
+    def reload(self) -> None:
+        """Make a running broker re-read its password file and ACL (SIGHUP); other clients stay."""
+        self._hand_to_service_user()
+        pid = self._pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
 
     def _starting(self) -> bool:
         """True while the daemon may still come up: no pid file yet, or its process lives."""
