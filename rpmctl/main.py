@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     ),
     "broker": Subcommand("broker.admin.cli", "provision the broker: CA, service accounts, hubs"),
     "db": Subcommand("database.cli", "apply database migrations"),
+    "ingest": Subcommand("ingest.cli", "run ingest workers: MQTT readings into TimescaleDB, exactly once"),
     "schema": Subcommand("broker.cli", "export the wire contract as JSON Schema"),
     "decode": Subcommand("gateway.ble.cli", "decode a captured BLE characteristic value"),
 }

@@ -76,6 +76,7 @@ class TestClient:
         self.suback_reasons: list[mqtt.ReasonCode] = []
         self.puback_reasons: dict[int, mqtt.ReasonCode] = {}
         self.disconnected = threading.Event()
+        self.disconnect_reason: mqtt.ReasonCode | None = None
         self.clean_start = clean_start
         self.session_expiry_s = session_expiry_s
 
@@ -92,7 +93,9 @@ class TestClient:
         self.puback_reasons[mid] = reason_code
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.disconnect_reason = reason_code
         self.disconnected.set()
+        self._connected.set()  # wakes a connect() still waiting for its CONNACK
 
     def _on_message(self, client, userdata, message) -> None:
         self.messages.put(Received(message.topic, message.payload, message.qos, message.retain))
@@ -104,7 +107,10 @@ class TestClient:
         self.client.loop_start()
         if not self._connected.wait(WAIT_S):
             raise TimeoutError(f"no CONNACK from {self.host}:{self.port}")
-        if self.connect_reason is not None and self.connect_reason.is_failure:
+        if self.connect_reason is None:
+            self.client.loop_stop()
+            raise ConnectionRefusedError(f"connection closed before CONNACK ({self.disconnect_reason})")
+        if self.connect_reason.is_failure:
             self.client.loop_stop()
             raise ConnectionRefusedError(str(self.connect_reason))
         return self

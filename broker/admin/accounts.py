@@ -1,9 +1,9 @@
-"""The broker's accounts, ACL and hub provisioning, rendered into Mosquitto's files.
+"""The broker's accounts and hub provisioning.
 
-A registry (`accounts.json`) is the source of truth; the password file and the ACL file are
-rendered from it after every change and swapped in atomically, then Mosquitto is told to reload
-(SIGHUP), which applies them without dropping other clients. A hub's username is its hub id, so
-the ACL patterns (`%u`) confine each hub to its own topics; the identity never comes from a payload.
+Mosquitto's dynamic-security plugin holds the credentials and ACLs (see `broker.admin.dynsec` for
+why); `accounts.json` keeps what the plugin does not: each hub's certificate serial and expiry, and
+when it was provisioned or revoked. A hub's username is its hub id and its role allows its own
+topics only, so its identity comes from its credentials, never from a payload.
 """
 
 from __future__ import annotations
@@ -12,40 +12,30 @@ import datetime as dt
 import json
 import os
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from broker.admin import passwords, pki
-from broker.topics import TOPIC_PREFIX, Channel, validate_hub_id
+from broker.admin import dynsec, passwords, pki
+from broker.topics import validate_hub_id
 
 INGEST_ACCOUNT = "svc.ingest"
 ADMIN_ACCOUNT = "svc.admin"
-# Service usernames contain a dot, which no hub id may contain, so no hub can ever be confused
-# with a service and the `%u` patterns below never grant a service a real hub's topics.
-SERVICE_ACCOUNTS = (INGEST_ACCOUNT, ADMIN_ACCOUNT)
-
-_ACL_TEMPLATE = """\
-# Rendered by rpm-gateway from accounts.json; edits here are overwritten.
-# Hubs (username = hub id): publish to their own readings/status/events, subscribe to their own config.
-pattern write {readings}
-pattern write {status}
-pattern write {events}
-pattern read {config}
-
-user {ingest}
-topic read {prefix}/+/readings
-topic read {prefix}/+/status
-topic read {prefix}/+/events
-
-user {admin}
-topic readwrite {prefix}/+/config
-topic read {prefix}/+/status
-"""
+PROVISIONER_ACCOUNT = "svc.provisioner"
+# Service usernames contain a dot, which no hub id may contain: no hub can pose as a service.
+SERVICE_ACCOUNTS = {
+    INGEST_ACCOUNT: dynsec.ingest_acls,
+    ADMIN_ACCOUNT: dynsec.admin_acls,
+    PROVISIONER_ACCOUNT: dynsec.provisioner_acls,
+}
 
 
 class ProvisioningError(Exception):
-    """A provisioning step was refused; the message says why and what to do."""
+    """A provisioning step was refused; the message says why, `fix` what to do."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.fix = fix
 
 
 @dataclass(frozen=True)
@@ -79,12 +69,9 @@ class BrokerFiles:
         return self.root / "accounts.json"
 
     @property
-    def password_file(self) -> Path:
-        return self.root / "passwd"
-
-    @property
-    def acl_file(self) -> Path:
-        return self.root / "acl"
+    def dynsec_file(self) -> Path:
+        """The plugin's own file: Mosquitto rewrites it on every change."""
+        return self.root / "dynamic-security.json"
 
     @property
     def secrets_dir(self) -> Path:
@@ -105,46 +92,30 @@ class HubBundle:
 
 
 class BrokerAdmin:
-    """Creates and changes the broker's accounts; `reload` tells a running broker to re-read them."""
+    """Creates the broker's accounts and provisions hubs through the plugin's control API."""
 
-    def __init__(self, files: BrokerFiles, reload: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, files: BrokerFiles, control_url: str | None = None) -> None:
         self.files = files
-        self._reload = reload
+        self.control_url = control_url
 
     # --- registry -----------------------------------------------------------------------------
-    def _load(self) -> dict[str, dict[str, str | None]]:
+    def _load(self) -> dict[str, dict[str, Any]]:
         if not self.files.registry.exists():
             return {}
         return json.loads(self.files.registry.read_text())
 
-    def _save_and_render(self, accounts: dict[str, dict[str, str | None]]) -> None:
-        _atomic_write(
-            self.files.registry, json.dumps(accounts, indent=2, sort_keys=True) + "\n", private=True
+    def _save(self, accounts: dict[str, dict[str, Any]]) -> None:
+        _atomic_write(self.files.registry, json.dumps(accounts, indent=2, sort_keys=True) + "\n")
+
+    def _control(self) -> dynsec.ControlClient:
+        if self.control_url is None:
+            raise ProvisioningError("the broker is not running", fix="start it with `rpm services up`")
+        return dynsec.ControlClient(
+            self.control_url, PROVISIONER_ACCOUNT, self.service_password(PROVISIONER_ACCOUNT)
         )
-        lines = [
-            f"{name}:{entry['hash']}"
-            for name, entry in sorted(accounts.items())
-            if entry.get("revoked_at") is None
-        ]
-        _atomic_write(self.files.password_file, "\n".join(lines) + "\n", private=True)
-        acl = _ACL_TEMPLATE.format(
-            readings=f"{TOPIC_PREFIX}/%u/{Channel.READINGS}",
-            status=f"{TOPIC_PREFIX}/%u/{Channel.STATUS}",
-            events=f"{TOPIC_PREFIX}/%u/{Channel.EVENTS}",
-            config=f"{TOPIC_PREFIX}/%u/{Channel.CONFIG}",
-            ingest=INGEST_ACCOUNT,
-            admin=ADMIN_ACCOUNT,
-            prefix=TOPIC_PREFIX,
-        )
-        _atomic_write(self.files.acl_file, acl, private=True)
 
     # --- init -----------------------------------------------------------------------------------
-    def init(
-        self,
-        *,
-        hostnames: tuple[str, ...] = (),
-        ca: pki.CertificateAuthority | None = None,
-    ) -> bool:
+    def init(self, *, hostnames: tuple[str, ...] = (), ca: pki.CertificateAuthority | None = None) -> bool:
         """Create what is missing: CA, server certificate, service accounts. True if anything changed."""
         changed = False
         self.files.root.mkdir(parents=True, exist_ok=True)
@@ -154,37 +125,35 @@ class BrokerAdmin:
             self.files.server_cert.unlink(missing_ok=True)
             changed = True
         if not self.files.server_cert.exists():
-            authority = pki.CertificateAuthority.load(self.files.ca_cert, self.files.ca_key)
-            names = ("localhost", socket.gethostname(), *hostnames)
-            dns = tuple(dict.fromkeys(n for n in names if not _is_ip(n)))
-            ips = tuple(dict.fromkeys(("127.0.0.1", "::1", *(n for n in hostnames if _is_ip(n)))))
-            cert, key = authority.issue(
-                "rpm-gateway broker",
-                server=True,
-                validity=pki.SERVER_VALIDITY,
-                dns_names=dns,
-                ip_addresses=ips,
+            self._issue_server_certificate(hostnames)
+            changed = True
+        if not self.files.dynsec_file.exists():
+            accounts = []
+            for account, acls in SERVICE_ACCOUNTS.items():
+                password = passwords.new_password()
+                pki.write_private(self.files.service_password_file(account), password.encode())
+                accounts.append((account, password, acls()))
+            config = dynsec.initial_config(accounts)
+            _atomic_write(self.files.dynsec_file, json.dumps(config, indent=2) + "\n")
+            changed = True
+        missing = [a for a in SERVICE_ACCOUNTS if not self.files.service_password_file(a).exists()]
+        if missing:
+            raise ProvisioningError(
+                f"service account secrets {missing} are missing from {self.files.secrets_dir}",
+                fix=f"restore them, or stop the broker and remove {self.files.dynsec_file} to recreate all",
             )
-            pki.write_private(self.files.server_key, pki.private_key_pem(key))
-            self.files.server_cert.write_bytes(pki.cert_pem(cert))
-            changed = True
-        accounts = self._load()
-        for account in SERVICE_ACCOUNTS:
-            secret = self.files.service_password_file(account)
-            if account in accounts and secret.exists():
-                continue
-            password = passwords.new_password()
-            pki.write_private(secret, password.encode())
-            accounts[account] = {
-                "role": "service",
-                "hash": passwords.hash_password(password),
-                "revoked_at": None,
-            }
-            changed = True
-        if changed or not self.files.password_file.exists():
-            self._save_and_render(accounts)
-            self._reload()
         return changed
+
+    def _issue_server_certificate(self, hostnames: tuple[str, ...]) -> None:
+        authority = pki.CertificateAuthority.load(self.files.ca_cert, self.files.ca_key)
+        names = ("localhost", socket.gethostname(), *hostnames)
+        dns = tuple(dict.fromkeys(n for n in names if not _is_ip(n)))
+        ips = tuple(dict.fromkeys(("127.0.0.1", "::1", *(n for n in hostnames if _is_ip(n)))))
+        cert, key = authority.issue(
+            "rpm-gateway broker", server=True, validity=pki.SERVER_VALIDITY, dns_names=dns, ip_addresses=ips
+        )
+        pki.write_private(self.files.server_key, pki.private_key_pem(key))
+        self.files.server_cert.write_bytes(pki.cert_pem(cert))
 
     def service_password(self, account: str) -> str:
         return self.files.service_password_file(account).read_text().strip()
@@ -199,17 +168,37 @@ class BrokerAdmin:
         validity: dt.timedelta = pki.HUB_VALIDITY,
         not_before: dt.datetime | None = None,
     ) -> HubBundle:
-        """Issue a hub's password and client certificate, and write its config bundle."""
+        """Issue a hub's password and client certificate, register it, and write its config bundle."""
         validate_hub_id(hub_id)
         accounts = self._load()
         existing = accounts.get(hub_id)
         if existing is not None and existing.get("revoked_at") is None:
             raise ProvisioningError(
-                f"hub {hub_id!r} already has credentials; revoke them first (rpm broker revoke-hub {hub_id})"
+                f"hub {hub_id!r} already has credentials",
+                fix=f"revoke them first (rpm broker revoke-hub {hub_id}) to issue new ones",
             )
         authority = pki.CertificateAuthority.load(self.files.ca_cert, self.files.ca_key)
         cert, key = authority.issue(hub_id, server=False, validity=validity, not_before=not_before)
         password = passwords.new_password()
+        role = dynsec.hub_role_name(hub_id)
+        try:
+            self._control().run(
+                [
+                    {
+                        "command": "createRole",
+                        "rolename": role,
+                        "acls": [a.as_json() for a in dynsec.hub_acls(hub_id)],
+                    },
+                    {
+                        "command": "createClient",
+                        "username": hub_id,
+                        "password": password,
+                        "roles": [{"rolename": role}],
+                    },
+                ]
+            )
+        except dynsec.DynsecError as exc:
+            raise ProvisioningError(f"the broker refused hub {hub_id!r}: {exc}") from exc
         directory = out_dir / hub_id
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         pki.write_private(directory / "hub.key", pki.private_key_pem(key))
@@ -219,30 +208,38 @@ class BrokerAdmin:
         pki.write_private(config, _hub_toml(hub_id, broker_url, password).encode())
         accounts[hub_id] = {
             "role": "hub",
-            "hash": passwords.hash_password(password),
             "created_at": _now_iso(),
             "cert_serial": format(cert.serial_number, "x"),
             "cert_not_after": cert.not_valid_after_utc.isoformat(),
             "revoked_at": None,
         }
-        self._save_and_render(accounts)
-        self._reload()
+        self._save(accounts)
         return HubBundle(hub_id, directory, config, cert.not_valid_after_utc)
 
     def revoke_hub(self, hub_id: str) -> None:
-        """Refuse the hub from now on; Mosquitto drops its live connection on reload."""
+        """Refuse the hub from now on; the broker closes its live connection at once."""
         validate_hub_id(hub_id)
         accounts = self._load()
         entry = accounts.get(hub_id)
         if entry is None or entry.get("role") != "hub":
-            raise ProvisioningError(f"no hub {hub_id!r} is provisioned on this broker")
+            raise ProvisioningError(
+                f"no hub {hub_id!r} is provisioned on this broker", fix="see `rpm broker hubs`"
+            )
         if entry.get("revoked_at") is not None:
             return
+        try:
+            self._control().run(
+                [
+                    {"command": "deleteClient", "username": hub_id},
+                    {"command": "deleteRole", "rolename": dynsec.hub_role_name(hub_id)},
+                ]
+            )
+        except dynsec.DynsecError as exc:
+            raise ProvisioningError(f"the broker refused to revoke hub {hub_id!r}: {exc}") from exc
         entry["revoked_at"] = _now_iso()
-        self._save_and_render(accounts)
-        self._reload()
+        self._save(accounts)
 
-    def hubs(self) -> dict[str, dict[str, str | None]]:
+    def hubs(self) -> dict[str, dict[str, Any]]:
         return {name: entry for name, entry in self._load().items() if entry.get("role") == "hub"}
 
 
@@ -261,9 +258,10 @@ def _hub_toml(hub_id: str, broker_url: str, password: str) -> str:
     )
 
 
-def _atomic_write(path: Path, text: str, *, private: bool) -> None:
+def _atomic_write(path: Path, text: str) -> None:
+    """Write a private file so that readers see the old or the new content, never half of it."""
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
         handle.flush()

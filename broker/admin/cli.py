@@ -82,5 +82,7 @@ def run(args: argparse.Namespace) -> int:
             state = f"revoked {entry['revoked_at']}" if entry.get("revoked_at") else "active"
             print(f"{hub_id}\t{state}\tcertificate until {entry.get('cert_not_after')}", file=sys.stdout)
         return 0
-    except (ProvisioningError, ContractError, pki.PkiError) as exc:
+    except ProvisioningError as exc:
+        raise CommandError(str(exc), fix=exc.fix, exit_code=2) from exc
+    except (ContractError, pki.PkiError) as exc:
         raise CommandError(str(exc), exit_code=2) from exc

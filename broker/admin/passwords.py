@@ -1,7 +1,8 @@
-"""Mosquitto password-file hashes (`$7$`: PBKDF2-HMAC-SHA512), made without the `mosquitto_passwd` tool.
+"""Password hashes in the form Mosquitto's dynamic-security plugin stores them.
 
-Rendering the whole file from our account registry keeps it consistent and lets a change be
-written atomically; Mosquitto reads the iteration count from each line.
+The plugin keeps, per client, base64 PBKDF2-HMAC-SHA512 of the password, the base64 salt and the
+iteration count; we write the same fields when we create the plugin's first configuration file,
+before the broker (and so the plugin's control API) is running.
 """
 
 from __future__ import annotations
@@ -10,29 +11,35 @@ import base64
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
-# Mosquitto's own default is 101; 1,000 costs ~0.5 ms per CONNECT on a 2-core machine, so even
+# The plugin's own default is 101; 1,000 costs ~0.5 ms per CONNECT on a 2-core machine, so even
 # 10,000 hubs reconnecting after a broker restart add ~5 s of CPU, spread over their backoff.
 ITERATIONS = 1_000
 SALT_BYTES = 12
 
 
-def hash_password(password: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
+@dataclass(frozen=True)
+class PasswordHash:
+    password_b64: str
+    salt_b64: str
+    iterations: int
+
+
+def hash_password(password: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> PasswordHash:
     salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations)
-    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    return PasswordHash(base64.b64encode(digest).decode(), base64.b64encode(salt).decode(), iterations)
 
 
-def verify_password(password: str, encoded: str) -> bool:
-    """Check a password against a `$7$` hash (used by tests and `rpm broker` diagnostics)."""
+def verify_password(password: str, stored: PasswordHash) -> bool:
     try:
-        _, kind, iterations, salt_b64, hash_b64 = encoded.split("$")
-        if kind != "7":
-            return False
-        digest = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(salt_b64), int(iterations))
+        salt = base64.b64decode(stored.salt_b64)
+        expected = base64.b64decode(stored.password_b64)
     except ValueError:
         return False
-    return hmac.compare_digest(digest, base64.b64decode(hash_b64))
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, stored.iterations)
+    return hmac.compare_digest(digest, expected)
 
 
 def new_password() -> str:

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from broker.admin.accounts import BrokerAdmin, BrokerFiles
+from broker.admin.accounts import BrokerAdmin, BrokerFiles, ProvisioningError
 from rpmctl.errors import CommandError
 from rpmctl.services import system
 from rpmctl.services.layout import StateLayout
@@ -48,8 +48,9 @@ class LocalMosquitto:
         return BrokerFiles(self.dir)
 
     def admin(self) -> BrokerAdmin:
-        """Account administration that reloads this broker after each change."""
-        return BrokerAdmin(self.files, reload=self.reload)
+        """Account administration through this broker's control API (when it runs)."""
+        url = f"mqtt://127.0.0.1:{self.layout.mqtt_port}" if self._pid() is not None else None
+        return BrokerAdmin(self.files, control_url=url)
 
     @property
     def conf_path(self) -> Path:
@@ -84,8 +85,8 @@ class LocalMosquitto:
             mqtt_port=self.layout.mqtt_port,
             mqtts_port=self.layout.mqtts_port,
             hub_bind_address=self.layout.hub_bind_address,
-            password_file=files.password_file,
-            acl_file=files.acl_file,
+            dynsec_plugin=_dynsec_plugin(),
+            dynsec_file=files.dynsec_file,
             ca_file=files.ca_cert,
             server_cert=files.server_cert,
             server_key=files.server_key,
@@ -115,8 +116,7 @@ class LocalMosquitto:
             files.pki_dir,
             files.server_key,
             files.server_cert,
-            files.password_file,
-            files.acl_file,
+            files.dynsec_file,
         )
         for path in owned:
             if path.exists():
@@ -134,7 +134,10 @@ class LocalMosquitto:
                     fix=f"stop that program (ss -ltnp | grep :{taken}) or choose another port: {setting}=...",
                 )
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.admin().init()
+        try:
+            self.admin().init()
+        except ProvisioningError as exc:
+            raise CommandError(str(exc), fix=exc.fix) from exc
         self.render_config()
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         with self.progress.step(
@@ -153,13 +156,6 @@ class LocalMosquitto:
                     f"Mosquitto did not start on port {port}:\n{tail}",
                     fix=f"read {self.log_path}; a broken persistence file can be moved aside",
                 )
-
-    def reload(self) -> None:
-        """Make a running broker re-read its password file and ACL (SIGHUP); other clients stay."""
-        self._hand_to_service_user()
-        pid = self._pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)
 
     def _starting(self) -> bool:
         """True while the daemon may still come up: no pid file yet, or its process lives."""
@@ -203,3 +199,16 @@ class LocalMosquitto:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _dynsec_plugin() -> Path:
+    """Debian ships the dynamic-security plugin in the `mosquitto` package, under the multiarch dir."""
+    found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so")) + sorted(
+        Path("/usr/lib").glob("mosquitto_dynamic_security.so")
+    )
+    if not found:
+        raise CommandError(
+            "Mosquitto's dynamic-security plugin (mosquitto_dynamic_security.so) is not installed",
+            fix="install Debian's `mosquitto` package (2.0 or newer)",
+        )
+    return found[0]

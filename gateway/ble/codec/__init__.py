@@ -1,0 +1,200 @@
+"""Pure decoders and encoders for the Bluetooth SIG health profiles (BLS, GLS, WSS, BCS, CTS, DIS, BAS).
+
+Every decoder is `bytes -> frozen dataclass` with no I/O and no bleak; malformed input raises only
+`DecodeError` (a `ValueError`) naming the byte offset. Values keep the device's unit and expose canonical
+units (`systolic_mmhg`, `glucose_mg_dl`, `weight_kg`, ...) as properties. `registry.lookup(uuid)` finds the
+codec for a characteristic; encoders are the exact inverse, for simulators and for writes such as RACP and
+Current Time.
+
+Trailing bytes after the last flagged field are accepted and kept in the value's `trailing` field (SIG
+profiles may append fields in later versions; the encoder writes them back). Reserved flag/status bits are
+ignored.
+"""
+
+from __future__ import annotations
+
+from gateway.ble.codec.battery import BatteryLevel, decode_battery_level, encode_battery_level
+from gateway.ble.codec.blood_pressure import (
+    BloodPressureMeasurement,
+    BloodPressureStatus,
+    IntermediateCuffPressure,
+    PressureUnit,
+    PulseRateRange,
+    decode_blood_pressure_measurement,
+    decode_intermediate_cuff_pressure,
+    encode_blood_pressure_measurement,
+    encode_intermediate_cuff_pressure,
+)
+from gateway.ble.codec.body_composition import (
+    BodyComposition,
+    decode_body_composition,
+    encode_body_composition,
+    merge_packets,
+)
+from gateway.ble.codec.characteristic import Characteristic, full_uuid
+from gateway.ble.codec.date_time import (
+    AdjustReason,
+    CurrentTime,
+    DeviceDateTime,
+    current_time_for,
+    decode_current_time,
+    decode_date_time,
+    encode_current_time,
+    encode_date_time,
+)
+from gateway.ble.codec.device_info import (
+    DeviceInfoField,
+    DeviceInformationString,
+    PnpId,
+    SystemId,
+    VendorIdSource,
+    decode_firmware_revision,
+    decode_hardware_revision,
+    decode_manufacturer_name,
+    decode_model_number,
+    decode_pnp_id,
+    decode_serial_number,
+    decode_software_revision,
+    decode_system_id,
+    encode_device_information_string,
+    encode_pnp_id,
+    encode_system_id,
+)
+from gateway.ble.codec.errors import CodecError, DecodeError, EncodeError, UnknownCharacteristicError
+from gateway.ble.codec.glucose import (
+    GlucoseLocation,
+    GlucoseMeasurement,
+    GlucoseSensorStatus,
+    GlucoseType,
+    GlucoseUnit,
+    decode_glucose_measurement,
+    encode_glucose_measurement,
+)
+from gateway.ble.codec.glucose_context import (
+    CarbohydrateId,
+    GlucoseContext,
+    Health,
+    Meal,
+    MedicationId,
+    MedicationUnit,
+    SampleTester,
+    decode_glucose_context,
+    encode_glucose_context,
+)
+from gateway.ble.codec.numbers import decode_float, decode_sfloat, encode_float, encode_sfloat
+from gateway.ble.codec.racp import (
+    RacpFilterType,
+    RacpOpcode,
+    RacpOperator,
+    RacpRecordCount,
+    RacpRequest,
+    RacpResponse,
+    RacpResponseCode,
+    abort_operation,
+    count_all_records,
+    count_records_from,
+    decode_racp,
+    delete_all_records,
+    delete_records_from,
+    encode_racp,
+    report_all_records,
+    report_records_from,
+)
+from gateway.ble.codec.registry import BY_UUID16, CHARACTERISTICS, decode, encode, lookup, parse_uuid
+from gateway.ble.codec.units import MeasurementSystem
+from gateway.ble.codec.weight import WeightMeasurement, decode_weight_measurement, encode_weight_measurement
+
+__all__ = [
+    "BY_UUID16",
+    "CHARACTERISTICS",
+    "AdjustReason",
+    "BatteryLevel",
+    "BloodPressureMeasurement",
+    "BloodPressureStatus",
+    "BodyComposition",
+    "CarbohydrateId",
+    "Characteristic",
+    "CodecError",
+    "CurrentTime",
+    "DecodeError",
+    "DeviceDateTime",
+    "DeviceInfoField",
+    "DeviceInformationString",
+    "EncodeError",
+    "GlucoseContext",
+    "GlucoseLocation",
+    "GlucoseMeasurement",
+    "GlucoseSensorStatus",
+    "GlucoseType",
+    "GlucoseUnit",
+    "Health",
+    "IntermediateCuffPressure",
+    "Meal",
+    "MeasurementSystem",
+    "MedicationId",
+    "MedicationUnit",
+    "PnpId",
+    "PressureUnit",
+    "PulseRateRange",
+    "RacpFilterType",
+    "RacpOpcode",
+    "RacpOperator",
+    "RacpRecordCount",
+    "RacpRequest",
+    "RacpResponse",
+    "RacpResponseCode",
+    "SampleTester",
+    "SystemId",
+    "UnknownCharacteristicError",
+    "VendorIdSource",
+    "WeightMeasurement",
+    "abort_operation",
+    "count_all_records",
+    "count_records_from",
+    "current_time_for",
+    "decode",
+    "decode_battery_level",
+    "decode_blood_pressure_measurement",
+    "decode_body_composition",
+    "decode_current_time",
+    "decode_date_time",
+    "decode_firmware_revision",
+    "decode_float",
+    "decode_glucose_context",
+    "decode_glucose_measurement",
+    "decode_hardware_revision",
+    "decode_intermediate_cuff_pressure",
+    "decode_manufacturer_name",
+    "decode_model_number",
+    "decode_pnp_id",
+    "decode_racp",
+    "decode_serial_number",
+    "decode_sfloat",
+    "decode_software_revision",
+    "decode_system_id",
+    "decode_weight_measurement",
+    "delete_all_records",
+    "delete_records_from",
+    "encode",
+    "encode_battery_level",
+    "encode_blood_pressure_measurement",
+    "encode_body_composition",
+    "encode_current_time",
+    "encode_date_time",
+    "encode_device_information_string",
+    "encode_float",
+    "encode_glucose_context",
+    "encode_glucose_measurement",
+    "encode_intermediate_cuff_pressure",
+    "encode_pnp_id",
+    "encode_racp",
+    "encode_sfloat",
+    "encode_system_id",
+    "encode_weight_measurement",
+    "full_uuid",
+    "lookup",
+    "merge_packets",
+    "parse_uuid",
+    "report_all_records",
+    "report_records_from",
+]
