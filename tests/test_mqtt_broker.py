@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 import uuid
 from collections.abc import Callable
 
@@ -59,3 +60,35 @@ def test_persistent_session_gets_messages_published_while_offline(
     finally:
         back.close()
     assert [int(m.payload) for m in received] == list(range(2_000))
+
+
+def test_ingest_workers_split_a_shared_subscription(
+    mqtt_url: str, provision_hub: Callable[..., ProvisionedHub]
+) -> None:
+    hub = provision_hub()
+    group = f"ingest-{uuid.uuid4().hex[:6]}"
+    workers = [TestClient(mqtt_url, f"{group}-w{i}").connect() for i in range(2)]
+    pub = hub.client().connect()
+    try:
+        for worker in workers:
+            granted = worker.subscribe(f"$share/{group}/rpm/v1/hubs/+/readings")
+            assert not granted.is_failure, str(granted)
+        for i in range(200):
+            pub.publish(hub_topic(hub.hub_id, Channel.READINGS), str(i).encode())
+        counts = [0, 0]
+        received: list[int] = []
+        deadline = time.monotonic() + 30
+        while len(received) < 200 and time.monotonic() < deadline:
+            for index, worker in enumerate(workers):
+                try:
+                    message = worker.messages.get(timeout=0.05)
+                except queue.Empty:
+                    continue
+                counts[index] += 1
+                received.append(int(message.payload))
+    finally:
+        pub.close()
+        for worker in workers:
+            worker.close()
+    assert sorted(received) == list(range(200)), "each message reaches exactly one worker of the group"
+    assert min(counts) > 0, f"the load was not shared: {counts}"
