@@ -30,6 +30,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "ingest": Subcommand("ingest.cli", "run ingest workers: MQTT readings into TimescaleDB, exactly once"),
     "schema": Subcommand("broker.cli", "export the wire contract as JSON Schema"),
     "decode": Subcommand("gateway.ble.cli", "decode a captured BLE characteristic value"),
+    "patients": Subcommand(
+        "careteam_api.program.patients_cli", "import patients (CSV or FHIR R4), report CCM eligibility"
+    ),
+    "billing": Subcommand(
+        "careteam_api.billing.cli", "CCM/RPM billing: export a month, evaluate codes, claims, audit, metrics"
+    ),
+    "hub": Subcommand("gateway.cli", "run the home hub, or show its local state (outbox, devices, config)"),
 }
 
 

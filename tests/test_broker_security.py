@@ -210,3 +210,30 @@ def test_bundle_secrets_are_private(provision_hub: Callable[..., ProvisionedHub]
     assert directory is not None
     for name in ("hub.toml", "hub.key"):
         assert (directory / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+
+
+def test_service_roles_are_brought_up_to_date(broker_admin: BrokerAdmin, mqtt_url: str) -> None:
+    """A broker provisioned by older code gets the ACLs this code needs (here: shared subscriptions)."""
+    shared = "$share/+/rpm/v1/hubs/+/readings"
+    broker_admin._control().run(
+        [
+            {
+                "command": "removeRoleACL",
+                "rolename": "role.svc.ingest",
+                "acltype": "subscribePattern",
+                "topic": shared,
+            }
+        ]
+    )
+    refused = _ingest(mqtt_url)
+    try:
+        assert refused.subscribe("$share/g1/rpm/v1/hubs/+/readings").value == NOT_AUTHORIZED
+    finally:
+        refused.close()
+    assert broker_admin.sync_service_roles() == 1
+    assert broker_admin.sync_service_roles() == 0
+    granted = _ingest(mqtt_url)
+    try:
+        assert not granted.subscribe("$share/g2/rpm/v1/hubs/+/readings").is_failure
+    finally:
+        granted.close()

@@ -155,6 +155,25 @@ class BrokerAdmin:
         pki.write_private(self.files.server_key, pki.private_key_pem(key))
         self.files.server_cert.write_bytes(pki.cert_pem(cert))
 
+    def sync_service_roles(self) -> int:
+        """Bring the running broker's service roles to what this code expects; returns changes made."""
+        control = self._control()
+        changes = 0
+        for account, acls in SERVICE_ACCOUNTS.items():
+            rolename = dynsec.service_role_name(account)
+            try:
+                [answer] = control.run([{"command": "getRole", "rolename": rolename}])
+                commands = dynsec.role_sync_commands(rolename, answer["data"]["role"].get("acls", []), acls())
+                if commands:
+                    control.run(commands)
+            except (dynsec.DynsecError, KeyError, ValueError) as exc:
+                raise ProvisioningError(
+                    f"cannot bring the broker's role {rolename} up to date: {exc}",
+                    fix="check the broker log; `rpm broker init` recreates missing accounts",
+                ) from exc
+            changes += len(commands)
+        return changes
+
     def service_password(self, account: str) -> str:
         return self.files.service_password_file(account).read_text().strip()
 

@@ -59,9 +59,15 @@ def hub_acls(hub_id: str) -> list[Acl]:
 
 
 def ingest_acls() -> list[Acl]:
+    """Every hub's readings, status and events, directly or through any shared-subscription group.
+
+    Mosquitto checks a shared subscription's whole filter (`$share/<group>/...`) against the ACL, so
+    the shared form needs its own entry; `+` lets deployments and tests pick their group names.
+    """
     acls: list[Acl] = []
     for channel in (Channel.READINGS, Channel.STATUS, Channel.EVENTS):
         acls += _reads(f"{TOPIC_PREFIX}/+/{channel}", pattern=True)
+        acls.append(Acl("subscribePattern", f"$share/+/{TOPIC_PREFIX}/+/{channel}"))
     return acls
 
 
@@ -87,7 +93,7 @@ def initial_config(service_accounts: Iterable[tuple[str, str, list[Acl]]]) -> di
     clients, roles = [], []
     for username, password, acls in service_accounts:
         hashed = hash_password(password)
-        role = f"role.{username}"
+        role = service_role_name(username)
         clients.append(
             {
                 "username": username,
@@ -110,6 +116,27 @@ def initial_config(service_accounts: Iterable[tuple[str, str, list[Acl]]]) -> di
             "unsubscribe": True,
         },
     }
+
+
+def service_role_name(username: str) -> str:
+    return f"role.{username}"
+
+
+def role_sync_commands(
+    rolename: str, current: list[dict[str, Any]], wanted: list[Acl]
+) -> list[dict[str, Any]]:
+    """Commands that make a role's ACLs exactly `wanted` (upgrades brokers provisioned by older code)."""
+    have = {(a["acltype"], a["topic"], bool(a.get("allow", False))) for a in current}
+    want = {(a.acltype, a.topic, a.allow) for a in wanted}
+    commands: list[dict[str, Any]] = [
+        {"command": "removeRoleACL", "rolename": rolename, "acltype": acltype, "topic": topic}
+        for acltype, topic, _allow in sorted(have - want)
+    ]
+    commands += [
+        {"command": "addRoleACL", "rolename": rolename, "acltype": acltype, "topic": topic, "allow": allow}
+        for acltype, topic, allow in sorted(want - have)
+    ]
+    return commands
 
 
 class ControlClient:

@@ -156,6 +156,10 @@ class LocalMosquitto:
                     f"Mosquitto did not start on port {port}:\n{tail}",
                     fix=f"read {self.log_path}; a broken persistence file can be moved aside",
                 )
+        try:
+            self.admin().sync_service_roles()
+        except ProvisioningError as exc:
+            raise CommandError(str(exc), fix=exc.fix) from exc
 
     def _starting(self) -> bool:
         """True while the daemon may still come up: no pid file yet, or its process lives."""

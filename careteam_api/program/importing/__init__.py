@@ -1,0 +1,1 @@
+"""Loading a practice's panel from CSV or a FHIR R4 Bundle: parse (pure), then load (database)."""
