@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,17 +26,37 @@ def local_stack() -> LocalStack:
 
 @pytest.fixture(scope="session")
 def services(local_stack: LocalStack) -> Endpoints:
-    """Start (or reuse) the project's services and migrate the database: seconds when warm."""
-    from database.migrate import migrate
-
-    endpoints = local_stack.up()
-    migrate(endpoints.database_url)
-    return endpoints
+    """Start (or reuse) the project's services: seconds when warm."""
+    return local_stack.up()
 
 
 @pytest.fixture(scope="session")
-def database_url(services: Endpoints) -> str:
-    return services.database_url
+def database_url(services: Endpoints) -> Iterator[str]:
+    """A database of this test session's own, migrated from the working tree's files.
+
+    The application's database is never touched by tests, so a half-written migration tried in one run
+    cannot be recorded there and clash with its final version later.
+    """
+    from database.migrate import migrate
+
+    with _scratch_database(services.database_url, prefix="test") as url:
+        migrate(url)
+        yield url
+
+
+@contextmanager
+def _scratch_database(server_url: str, *, prefix: str) -> Iterator[str]:
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="session")
@@ -44,18 +65,10 @@ def mqtt_url(services: Endpoints) -> str:
 
 
 @pytest.fixture
-def scratch_database_url(database_url: str) -> Iterator[str]:
+def scratch_database_url(services: Endpoints) -> Iterator[str]:
     """A new, empty database on the same server, dropped afterwards (for schema tests)."""
-    import psycopg
-    from psycopg import sql
-
-    name = f"scratch_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(database_url)
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with _scratch_database(services.database_url, prefix="scratch") as url:
+        yield url
 
 
 @dataclass(frozen=True)

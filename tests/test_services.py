@@ -39,12 +39,12 @@ def test_status_json_is_machine_readable(services: Endpoints, capsys: pytest.Cap
 
 
 def test_up_down_up_keeps_data(
-    local_stack: LocalStack, services: Endpoints, capsys: pytest.CaptureFixture[str]
+    local_stack: LocalStack, services: Endpoints, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     if services.database_external or services.mqtt_external:
         pytest.fail("this test restarts the local stack; unset RPM_DATABASE_URL / RPM_MQTT_URL to run it")
     marker = f"kept-{id(local_stack)}"
-    with psycopg.connect(services.database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS services_restart_check (marker text PRIMARY KEY)")
         conn.execute("INSERT INTO services_restart_check VALUES (%s) ON CONFLICT DO NOTHING", (marker,))
 
@@ -53,7 +53,7 @@ def test_up_down_up_keeps_data(
     assert "DOWN" in capsys.readouterr().out
 
     assert main(["services", "up"]) == 0
-    with psycopg.connect(services.database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT marker FROM services_restart_check WHERE marker = %s", (marker,)
         ).fetchone()
