@@ -49,6 +49,7 @@ def _settings(path: Path) -> HubSettings:
 def _run_hub(settings: HubSettings) -> int:
     from gateway.hub import Hub
     from gateway.logs import setup_logging
+    from gateway.radio import RadioOptions
 
     setup_logging(settings.log_level)
 
@@ -57,7 +58,7 @@ def _run_hub(settings: HubSettings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Hub(settings).run(stop)
+        await Hub(settings, radio=RadioOptions()).run(stop)
 
     try:
         asyncio.run(main())

@@ -7,6 +7,9 @@ What the BLE layer uses:
 - `await hub.on_device_status(seen)`: battery, RSSI, last seen, clock offset for the status message.
 - `hub.configs()`: async iterator of the current `HubConfig`, then every newer one.
 - `hub.device_state`: the per-device key-value store.
+
+The hub drives its own BLE side (`gateway.radio.HubRadio`: one shared scanner, one session coordinator)
+from the current config; `radio=None` leaves BLE out (tests of the upload path, tools).
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from typing import Any
 from broker.contract import BaseReading, DeviceSeen, HubConfig, HubEvent, HubEventType, UploadSettings, encode
 from broker.topics import Channel, hub_topic
 from gateway import sdnotify
+from gateway.ble.clock import LocalTime
+from gateway.ble.pairing import PasskeyBook
+from gateway.blestate import SqliteBleStateStore
 from gateway.errors import HubError
 from gateway.events import EventSource, hub_event
 from gateway.hubconfig import ConfigStore, Verdict
 from gateway.mqtt_link import LinkError, MqttLink
 from gateway.outbox import Outbox
 from gateway.outbox_db import AddResult, wall_clock
+from gateway.radio import HubRadio, RadioOptions, home_zone
 from gateway.settings import HubSettings
 from gateway.state import DeviceStateStore
 from gateway.status import SEEN_KEY, DeviceBoard, offline_status, online_status, seen_json, software_version
@@ -45,7 +52,13 @@ last-will does not fire on a clean disconnect, so without this the console would
 class Hub:
     """Create, `await start()`, feed it, `await stop()`; or `await run(stop_event)`."""
 
-    def __init__(self, settings: HubSettings, *, version: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        version: str | None = None,
+        radio: RadioOptions | None = None,
+    ) -> None:
         self.settings = settings
         self.hub_id = settings.hub_id
         self.version = version or software_version()
@@ -53,6 +66,19 @@ class Hub:
         self.config = ConfigStore(settings.config_path, self.hub_id)
         self.device_state = DeviceStateStore(settings.devices_path)
         self.board = DeviceBoard()
+        self.passkeys = PasskeyBook(settings.passkeys)
+        """PINs from the `[passkeys]` table of hub.toml, handed to the pairing agent."""
+        self.radio: HubRadio | None = None
+        if radio is not None:
+            self.radio = HubRadio(
+                radio,
+                store=SqliteBleStateStore(self.device_state),
+                local_time=LocalTime(home_zone(settings.timezone)),
+                passkeys=self.passkeys,
+                on_reading=self.on_reading,
+                on_event=self.on_event,
+                on_status=self.on_device_status,
+            )
         self.link: MqttLink | None = None
         self.uploader: Uploader | None = None
         self._started = time.monotonic()
@@ -116,6 +142,9 @@ class Hub:
         if interval:
             self._spawn(sdnotify.watchdog(interval), "watchdog")
         self.link.start()
+        if self.radio is not None:
+            await self.radio.start()
+            self._spawn(self.radio.follow(self.configs()), "radio")
         current = self.config.current
         log.info(
             "hub started",
@@ -130,6 +159,8 @@ class Hub:
     async def stop(self) -> None:
         sdnotify.notify("STOPPING=1")
         self._stopping = True
+        if self.radio is not None:
+            await self.radio.stop()
         if self.link is not None and self._online.is_set():
             self._publish_status(offline_status(self.hub_id, version=self.version, now=wall_clock()))
             with contextlib.suppress(TimeoutError):

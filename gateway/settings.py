@@ -7,6 +7,7 @@ retained config topic instead, so changing it never means editing files on a box
 
 from __future__ import annotations
 
+import re
 import tomllib
 import zoneinfo
 from pathlib import Path
@@ -30,6 +31,11 @@ so the database stays under ~0.5 GiB, a small share of the 8 GB SD card of the s
 
 MIN_OUTBOX_MAX_BYTES = 16 * 1024
 """Room for a few dozen readings: smaller limits exist only to test the full-disk policy."""
+
+MAX_PASSKEY = 999_999
+"""BLE passkey entry exchanges a number of at most six decimal digits (Core spec, Vol 3 Part H 2.3.5.3)."""
+
+_ADDRESS = re.compile(r"[0-9A-F]{2}(:[0-9A-F]{2}){5}")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 PositiveSeconds = Annotated[float, Field(gt=0, le=3600)]
@@ -55,6 +61,10 @@ class HubSettings(BaseModel):
     outbox_max_bytes: int = Field(default=DEFAULT_OUTBOX_MAX_BYTES, ge=MIN_OUTBOX_MAX_BYTES)
     reconnect_base_s: PositiveSeconds = DEFAULT_RECONNECT_BASE_S
     reconnect_cap_s: PositiveSeconds = DEFAULT_RECONNECT_CAP_S
+    passkeys: dict[str, int] = Field(
+        default_factory=dict,
+        description="`[passkeys]` table: BLE address -> the 6-digit PIN the device shows (passkey bonding).",
+    )
 
     @field_validator("hub_id")
     @classmethod
@@ -93,6 +103,19 @@ class HubSettings(BaseModel):
                 f"unknown time zone {value!r} (use an IANA name such as 'America/Chicago')"
             ) from None
         return value
+
+    @field_validator("passkeys")
+    @classmethod
+    def _passkeys(cls, value: dict[str, int]) -> dict[str, int]:
+        """Addresses are compared upper-case (as bleak reports them); a PIN has at most six digits."""
+        pins: dict[str, int] = {}
+        for address, pin in value.items():
+            if not _ADDRESS.fullmatch(address.upper()):
+                raise ValueError(f"{address!r} is not a Bluetooth address like 'AA:BB:CC:DD:EE:FF'")
+            if not 0 <= pin <= MAX_PASSKEY:
+                raise ValueError(f"the PIN of {address} must have at most 6 digits, got {pin}")
+            pins[address.upper()] = pin
+        return pins
 
     @property
     def host(self) -> str:

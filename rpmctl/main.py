@@ -36,7 +36,14 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "billing": Subcommand(
         "careteam_api.billing.cli", "CCM/RPM billing: export a month, evaluate codes, claims, audit, metrics"
     ),
+    "api": Subcommand(
+        "careteam_api.cli", "serve the care-team API and web console; session secret, passwords"
+    ),
+    "alerts": Subcommand("alerts.cli", "alert engine: listen for readings, time-based checks, escalation"),
     "hub": Subcommand("gateway.cli", "run the home hub, or show its local state (outbox, devices, config)"),
+    "sim": Subcommand(
+        "simulators.cli", "simulations on the real code: `rpm sim home` (hub + simulated devices)"
+    ),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
@@ -37,6 +38,9 @@ devices while leaving the radio (shared with Wi-Fi on a Pi) mostly to scanning. 
 
 DEFAULT_COOLDOWN_S: Final = 30.0
 """Cuffs and scales advertise for a few seconds after hanging up; half a minute outlasts that burst."""
+
+RECENT_RESULTS: Final = 100
+"""Session results kept for inspection: a hub runs for months, so the history must be bounded."""
 
 
 class ConnectionSlots:
@@ -95,7 +99,9 @@ class SessionCoordinator:
         self.cooldown_s = cooldown_s
         self.serve_recognised = serve_recognised
         self.statuses: dict[str, DeviceStatus] = {}
-        self.results: list[SessionResult] = []
+        self.results: deque[SessionResult] = deque(maxlen=RECENT_RESULTS)
+        self.sink_failures = 0
+        """Sessions ended because a sink raised (e.g. the outbox was full): nothing was marked delivered."""
         self._store = store
         self._on_reading = on_reading
         self._on_event = on_event
@@ -165,11 +171,19 @@ class SessionCoordinator:
         self._active[address] = task
 
     async def _guarded(self, sighting: Sighting, profile: Profile) -> SessionResult | None:
-        """A failed session is logged and reported as an event by the session; the hub keeps going."""
+        """A failed session is logged and reported as an event by the session; the hub keeps going.
+
+        A sink failure (the hub's outbox refusing a reading with `OutboxFull`, a disk error) ends the session
+        without advancing the device's sequence; the device keeps the record and the next session after the
+        cooldown asks for it again, so the failure is logged here instead of killing the BLE loop."""
         try:
             return await self.run_session(sighting, profile)
         except BleError as exc:
             logger.warning("session with %s failed: %s", sighting.address, exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - a sink failure must not end the hub's BLE loop
+            self.sink_failures += 1
+            logger.error("session with %s ended: the hub did not take a reading: %r", sighting.address, exc)
             return None
         finally:
             self._active.pop(sighting.address, None)
