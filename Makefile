@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	fi
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "rpm-gateway needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# The console's browser tests drive Debian's Chromium (never a downloaded browser build).
+	@test -x /usr/bin/chromium || { echo "[setup] installing chromium (apt-get)"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 	@echo "[setup] installing rpm-gateway and its dependencies into $(VENV)"
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'

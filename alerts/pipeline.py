@@ -1,0 +1,79 @@
+"""Evaluate the patients touched by committed readings: lock, load, evaluate, request, auto-resolve.
+
+The caller owns the transaction: the patients' advisory locks last until it commits, so two `rpm alerts run`
+processes that heard the same notification evaluate one after the other, and the second finds no new
+evidence.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+from alerts.engine import evaluate
+from alerts.lifecycle import Outcome, auto_resolve, request_alerts
+from alerts.loader import LOOKBACK, load_context, load_readings
+from alerts.locks import lock_patients, try_job_lock
+from alerts.requests import engine_requests, reading_requests, recovered
+from broker.plausibility import MAX_MEASURED_AFTER_RECEIVED
+
+FUTURE_TOLERANCE = MAX_MEASURED_AFTER_RECEIVED
+"""Readings up to this far ahead of now still count (the ingest check allows the same clock error)."""
+RECOVERY_NOTE = "condition no longer holds at the latest reading"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    patients: int
+    readings: int
+    outcome: Outcome
+    failures: list[str]
+
+
+def evaluate_patients(
+    conn: psycopg.Connection, patient_ids: Iterable[uuid.UUID], now: datetime, fresh_since: datetime
+) -> BatchResult:
+    """Evaluate every reading rule for these patients; evidence counts only from readings ingested at or
+    after `fresh_since` (older ones were evaluated when they arrived)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return BatchResult(0, 0, Outcome(), [])
+    lock_patients(conn, ids)
+    readings = load_readings(conn, ids, until=now + FUTURE_TOLERANCE)
+    context = load_context(conn, ids, now)
+    evaluation = evaluate(readings, context)
+    fresh_ms = int(fresh_since.timestamp() * 1000)
+    requests = reading_requests(evaluation, readings, context, fresh_ms)
+    requests += engine_requests(evaluation, context, now)
+    outcome = request_alerts(conn, requests, now)
+    outcome.auto_resolved = auto_resolve(conn, recovered(evaluation, context), now, RECOVERY_NOTE)
+    return BatchResult(
+        len(ids), len(readings), outcome, [f"{f.rule}: {f.error}" for f in evaluation.failures]
+    )
+
+
+def catch_up(conn: psycopg.Connection, now: datetime, margin: timedelta) -> BatchResult | None:
+    """Evaluate patients with readings ingested since the last catch-up (notifications missed while no
+    runner listened). Returns None when another process is catching up right now."""
+    if not try_job_lock(conn, "catch_up"):
+        return None
+    row = conn.execute("SELECT evaluated_through FROM alert_engine_state FOR UPDATE").fetchone()
+    since = row[0] - margin if row else now - timedelta(days=1)
+    patients = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT patient_id FROM readings WHERE ingested_at >= %s AND measured_at > %s",
+            (since, now - LOOKBACK),
+        )
+    ]
+    result = evaluate_patients(conn, patients, now, since)
+    conn.execute(
+        "INSERT INTO alert_engine_state (singleton, evaluated_through) VALUES (true, %s)"
+        " ON CONFLICT (singleton) DO UPDATE SET evaluated_through = EXCLUDED.evaluated_through",
+        (now,),
+    )
+    return result

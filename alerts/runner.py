@@ -1,0 +1,95 @@
+"""`rpm alerts run`: a LISTEN loop on readings_committed plus a ticker for the time-based checks.
+
+Any number may run at once: evaluations take the patients' advisory locks, each periodic job runs under its
+own try-lock, escalation and snoozes use FOR UPDATE SKIP LOCKED, and evidence keys make a repeated
+evaluation a no-op. After a restart the catch-up finds batches whose notification nobody heard.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from alerts.checks import adherence, devices, upkeep
+from alerts.clock import Clock, SystemClock
+from alerts.locks import try_job_lock
+from alerts.pipeline import catch_up, evaluate_patients
+from ingest.notify import CHANNEL, parse
+
+log = logging.getLogger(__name__)
+
+FRESH_MARGIN = timedelta(minutes=10)
+"""Evidence counts from readings ingested this long before a notification is handled: covers a long ingest
+transaction (ingested_at is its start) and a busy runner; older readings were evaluated when they came."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    database_url: str
+    tick: timedelta = timedelta(seconds=60)
+    escalate_after: timedelta = upkeep.ESCALATE_AFTER
+    retention: timedelta | None = None
+
+
+def run_checks(conn: psycopg.Connection, now: datetime, config: RunnerConfig) -> dict[str, Any]:
+    """One tick: every periodic job, each in its own transaction and under its own lock."""
+    jobs: dict[str, Callable[[], Any]] = {
+        "catch_up": lambda: catch_up(conn, now, FRESH_MARGIN),
+        "no_data": lambda: adherence.no_data(conn, now),
+        "rpm_days": lambda: adherence.rpm_days(conn, now),
+        "hub_offline": lambda: devices.hub_offline(conn, now),
+        "battery_low": lambda: devices.battery_low(conn, now),
+        "escalation": lambda: upkeep.escalate_unacknowledged(conn, now, config.escalate_after),
+        "snoozes": lambda: upkeep.reraise_snoozed(conn, now),
+        "retention": lambda: upkeep.retention(conn, config.retention),
+    }
+    results: dict[str, Any] = {}
+    for name, job in jobs.items():
+        try:
+            with conn.transaction():
+                if name == "catch_up" or try_job_lock(conn, name):
+                    results[name] = job()
+        except psycopg.Error:
+            log.exception("alert job %s failed; it runs again at the next tick", name)
+            results[name] = "failed"
+    return results
+
+
+def handle(conn: psycopg.Connection, payloads: list[str], now: datetime) -> int:
+    """Evaluate the patients of some notifications in one transaction."""
+    patients: set[uuid.UUID] = set()
+    for payload in payloads:
+        try:
+            patients |= {uuid.UUID(patient) for patient, _kind in parse(payload)}
+        except ValueError:
+            log.exception("unreadable %s payload %r", CHANNEL, payload[:200])
+    with conn.transaction():
+        result = evaluate_patients(conn, patients, now, now - FRESH_MARGIN)
+    if result.failures:
+        log.error("alert rules failed: %s", "; ".join(result.failures))
+    return result.patients
+
+
+def run(config: RunnerConfig, clock: Clock | None = None, stop: Callable[[], bool] = lambda: False) -> None:
+    clock = clock or SystemClock()
+    with (
+        psycopg.connect(config.database_url, autocommit=True) as listen,
+        psycopg.connect(config.database_url, autocommit=True) as work,
+    ):
+        listen.execute(f"LISTEN {CHANNEL}")
+        next_tick = clock.now()
+        while not stop():
+            now = clock.now()
+            if now >= next_tick:
+                log.info("tick: %s", run_checks(work, now, config))
+                next_tick = now + config.tick
+            wait = max(0.1, min((next_tick - clock.now()).total_seconds(), 5.0))
+            payloads = [n.payload for n in listen.notifies(timeout=wait, stop_after=1000)]
+            if payloads:
+                handle(work, payloads, clock.now())

@@ -1,0 +1,90 @@
+"""Tenancy as dependencies: a patient or hub path parameter resolves only within the caller's practice.
+
+A record of another practice answers 404 exactly like a record that does not exist, whatever the caller's
+role; the role is checked after, so existence never leaks across practices. Resolving a patient writes the
+audit entry for the request (who, which patient, route, from where).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from careteam_api import audit
+from careteam_api.auth.deps import CurrentUser, require
+from careteam_api.auth.roles import Capability, allows
+from careteam_api.auth.sessions import Principal
+from careteam_api.db import DbSession
+from careteam_api.errors import Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class ScopedPatient:
+    patient_id: uuid.UUID
+    practice_id: uuid.UUID
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: date | None
+    timezone: str
+    user: Principal
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+PatientIdPath = Annotated[uuid.UUID, Path(description="the patient's id (a patient of your practice)")]
+
+
+def patient_scope(capability: Capability):
+    def load(
+        patient_id: PatientIdPath, request: Request, conn: DbSession, user: CurrentUser
+    ) -> ScopedPatient:
+        row = conn.execute(
+            "SELECT patient_id, practice_id, mrn, given_name, family_name, birth_date, timezone FROM patients"
+            " WHERE patient_id = %s AND practice_id = %s",
+            (patient_id, user.practice_id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no patient {patient_id} in your practice")
+        audit.record(conn, request, user, patient_id=patient_id)
+        if not allows(user.role, capability):
+            raise Forbidden(f"a {user.role} may not do this (needs {capability.value})")
+        return ScopedPatient(*row, user=user)
+
+    load.capability = capability  # type: ignore[attr-defined]
+    return load
+
+
+DirectoryPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.PATIENT_DIRECTORY))]
+ClinicalPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CLINICAL_READ))]
+TimeReadPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.TIME_READ))]
+TimeLogPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.TIME_LOG))]
+ConsentWritePatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CONSENT_WRITE))]
+CarePlanWritePatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CARE_PLAN_WRITE))]
+ContactWritePatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CONTACT_WRITE))]
+BillingPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.BILLING))]
+
+HubIdPath = Annotated[str, Path(description="the hub's id (a hub of your practice)", max_length=64)]
+
+
+def scoped_hub(hub_id: HubIdPath, conn: DbSession, user: CurrentUser) -> str:
+    row = conn.execute(
+        "SELECT hub_id FROM hubs WHERE hub_id = %s AND practice_id = %s", (hub_id, user.practice_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no hub {hub_id!r} in your practice")
+    if not allows(user.role, Capability.CLINICAL_READ):
+        raise Forbidden(f"a {user.role} may not see hubs")
+    return row[0]
+
+
+ScopedHub = Annotated[str, Depends(scoped_hub)]
+ClinicalUser = Annotated[Principal, Depends(require(Capability.CLINICAL_READ))]
+DirectoryUser = Annotated[Principal, Depends(require(Capability.PATIENT_DIRECTORY))]
+BillingUser = Annotated[Principal, Depends(require(Capability.BILLING))]
