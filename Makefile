@@ -29,9 +29,8 @@ services-up: $(STAMP)
 services-down: $(STAMP)
 	@$(BIN)/rpm services down
 
-demo: services-up
-	@echo
-	@echo "The local stack is running (stop it with: $(BIN)/rpm services down)."
+demo: $(STAMP)
+	@$(BIN)/rpm demo
 
 lint: $(STAMP)
 	@$(BIN)/ruff check .

@@ -8,6 +8,7 @@ evaluation a no-op. After a restart the catch-up finds batches whose notificatio
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,8 +77,32 @@ def handle(conn: psycopg.Connection, payloads: list[str], now: datetime) -> int:
     return result.patients
 
 
+# A database restart or failover takes seconds; retrying from 1 s and doubling to 30 s rejoins it quickly
+# without hammering a server that is still recovering.
+RECONNECT_FIRST_S = 1.0
+RECONNECT_MAX_S = 30.0
+
+
 def run(config: RunnerConfig, clock: Clock | None = None, stop: Callable[[], bool] = lambda: False) -> None:
+    """Listen and tick until `stop()`; a lost database connection is re-opened, never fatal.
+
+    Notifications sent while disconnected are lost by PostgreSQL; the first tick after reconnecting runs
+    the catch-up pass, which evaluates every reading that arrived meanwhile.
+    """
     clock = clock or SystemClock()
+    delay = RECONNECT_FIRST_S
+    while not stop():
+        try:
+            _serve(config, clock, stop)
+        except psycopg.OperationalError as exc:
+            log.warning("lost the database (%s); reconnecting in %.0f s", str(exc).strip(), delay)
+            time.sleep(delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+        else:
+            return
+
+
+def _serve(config: RunnerConfig, clock: Clock, stop: Callable[[], bool]) -> None:
     with (
         psycopg.connect(config.database_url, autocommit=True) as listen,
         psycopg.connect(config.database_url, autocommit=True) as work,

@@ -22,6 +22,9 @@ class Subcommand:
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
+    "demo": Subcommand(
+        "simulators.demo.cli", "run the whole system with a demo practice and 20 simulated homes"
+    ),
     "services": Subcommand(
         "rpmctl.services.cli", "start, stop and inspect the local Mosquitto and TimescaleDB"
     ),

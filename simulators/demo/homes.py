@@ -83,3 +83,22 @@ def write_devices_file(directory: Path, sim: Simulation, devices: list[DeviceIde
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path, True
+
+
+def ensure_passkeys(config_file: Path, devices_file: Path) -> bool:
+    """Enter the PIN each device shows into the hub's config, as the installer does when pairing a meter
+    that asks for one (`[passkeys]` in hub.toml). Returns True when the table was added now."""
+    import tomllib
+
+    from simulators.home.spec import load_spec
+
+    if "passkeys" in tomllib.loads(config_file.read_text()):
+        return False
+    pins = {d.address.upper(): d.passkey for d in load_spec(devices_file).devices if d.passkey is not None}
+    if not pins:
+        return False
+    lines = ["", "# The PIN each device shows when it pairs (BLE address = PIN).", "[passkeys]"]
+    lines += [f'"{address}" = {pin}' for address, pin in sorted(pins.items())]
+    with config_file.open("a") as config:
+        config.write("\n".join(lines) + "\n")
+    return True

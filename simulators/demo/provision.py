@@ -137,6 +137,7 @@ def provision_demo(
         sim: Simulation = simulate(sim_patient, p.scenario, now=now, seed=seed)
         devices_file, written = homes.write_devices_file(bundle, sim, devices)
         created["devices_files"] += written
+        homes.ensure_passkeys(bundle / "hub.toml", devices_file)
         issued_at = datetime.combine(patient.episode_start, datetime.min.time(), tzinfo=UTC)
         configs.append(homes.hub_config(hub, devices, issued_at))
         demo_homes.append(
