@@ -210,3 +210,23 @@ def test_care_plan_versions_and_printable_page(conn: psycopg.Connection, seed: S
     assert "systolic_mmhg: 170" in page
     assert "555-0100" in page
     assert "<script" not in page
+
+
+@pytest.mark.parametrize(
+    ("entry", "text"),
+    [
+        pytest.param(
+            {"icd10": "I10", "description": "Essential hypertension"},
+            "Essential hypertension (I10)",
+            id="problem",
+        ),
+        pytest.param({"goal": "home BP below 130/80"}, "home BP below 130/80", id="goal"),
+        pytest.param({"dose": "5 mg", "name": "amlodipine"}, "amlodipine (5 mg)", id="medication"),
+        pytest.param({"a": 1, "b": 2}, "a: 1; b: 2", id="unknown-keys"),
+        pytest.param("walk daily", "walk daily", id="plain-text"),
+    ],
+)
+def test_care_plan_entries_read_as_text(entry: object, text: str) -> None:
+    from careteam_api.program.care_plan_page import describe_item
+
+    assert describe_item(entry) == text

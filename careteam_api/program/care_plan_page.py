@@ -20,10 +20,23 @@ td, th { border: 1px solid #444; padding: 4px; text-align: left; }
 """
 
 
+_HEADLINE_KEYS = ("description", "goal", "name", "text")
+"""Keys whose value reads as the item itself; the other keys follow in parentheses."""
+
+
+def describe_item(value: Any) -> str:
+    """A care-plan entry as plain text: `Essential (primary) hypertension (I10)`, not a dict's repr."""
+    if not isinstance(value, dict):
+        return str(value)
+    headline = next((str(value[k]) for k in _HEADLINE_KEYS if value.get(k)), None)
+    if headline is None:
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    rest = [str(v) for k, v in value.items() if k not in _HEADLINE_KEYS and v not in (None, "")]
+    return f"{headline} ({', '.join(rest)})" if rest else headline
+
+
 def _item(value: Any) -> str:
-    if isinstance(value, dict):
-        return "; ".join(f"{escape(str(k))}: {escape(str(v))}" for k, v in value.items())
-    return escape(str(value))
+    return escape(describe_item(value))
 
 
 def _list(title: str, items: list[Any]) -> str:

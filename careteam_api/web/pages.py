@@ -28,7 +28,11 @@ router = APIRouter(include_in_schema=False)
 
 def templates() -> Jinja2Templates:
     """Built once per app (create_app): Jinja2 compiles each template once and caches it."""
-    return Jinja2Templates(directory=str(resources.files("careteam_api") / "templates"))
+    from careteam_api.program.care_plan_page import describe_item
+
+    built = Jinja2Templates(directory=str(resources.files("careteam_api") / "templates"))
+    built.env.filters["plan_item"] = describe_item
+    return built
 
 
 def _render(

@@ -13,6 +13,7 @@ import argparse
 import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="decides every simulated value (default 0)")
     parser.add_argument(
         "--keep-services", action="store_true", help="leave Mosquitto and TimescaleDB running on exit"
+    )
+    parser.add_argument(
+        "--screenshots",
+        type=Path,
+        metavar="DIR",
+        help="once the queue holds alerts, save pictures of the console there (Chromium, playwright)",
     )
     parser.add_argument(
         "--exit-when-ready",
@@ -69,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
             supervisor.start("api", "api", "run", "--port", str(args.port))
             waiting = _start_homes(supervisor, plan.homes)
         _print_welcome(plan, args.port)
-        return _watch(supervisor, waiting, endpoints.database_url, started, args.exit_when_ready)
+        ready = _watch(supervisor, waiting, endpoints.database_url, started, until_ready=True)
+        if args.screenshots:
+            _screenshots(plan, args.port, args.screenshots)
+        if args.exit_when_ready:
+            return ready
+        return _watch(supervisor, waiting, endpoints.database_url, started, until_ready=False)
     except KeyboardInterrupt:
         print("\nstopping the demo ...", flush=True)
         return 0
@@ -120,8 +132,20 @@ def _print_welcome(plan: DemoPlan, port: int) -> None:
     print("  Ctrl-C stops everything.\n", flush=True)
 
 
+def _screenshots(plan: DemoPlan, port: int, out_dir: Path) -> None:
+    from simulators.demo.screenshots import ScreenshotError, take
+
+    by_role = {user.role: (user.email, user.password) for user in plan.users}
+    try:
+        files = take(f"http://127.0.0.1:{port}", by_role["care_manager"], by_role["clinician"], out_dir)
+    except ScreenshotError as exc:
+        print(f"screenshots not taken: {exc}", flush=True)
+        return
+    print("screenshots: " + ", ".join(str(f) for f in files), flush=True)
+
+
 def _watch(
-    supervisor: Supervisor, waiting: list[DemoHome], database_url: str, started: float, exit_when_ready: bool
+    supervisor: Supervisor, waiting: list[DemoHome], database_url: str, started: float, until_ready: bool
 ) -> int:
     """Report progress, start delayed homes when due, and surface a child that died."""
     import psycopg
@@ -152,10 +176,13 @@ def _watch(
                     " GROUP BY priority"
                 ).fetchall()
             )
+            clinical = conn.execute(
+                "SELECT count(*) FROM alerts WHERE category = 'clinical' AND state IN ('open', 'claimed')"
+            ).fetchone()
         elapsed = time.monotonic() - started
-        if alerts and first_alert_s is None:
+        if clinical and clinical[0] and first_alert_s is None:
             first_alert_s = elapsed
-            print(f"first alert in the queue {first_alert_s:.1f} s after `rpm demo` started", flush=True)
+            print(f"first clinical alert in the queue {elapsed:.1f} s after `rpm demo` started", flush=True)
         line = (
             f"[{elapsed:5.0f} s] readings stored: {readings:,} for {patients_with_data} patients;"
             f" open alerts: critical {alerts.get('critical', 0)}, high {alerts.get('high', 0)},"
@@ -167,6 +194,6 @@ def _watch(
         if not ready_printed and elapsed >= READY_AFTER_S:
             ready_printed = True
             print("the demo is live: open the console URL above", flush=True)
-        if exit_when_ready and first_alert_s is not None and patients_with_data >= 20 - len(waiting):
+        if until_ready and first_alert_s is not None and patients_with_data >= 20 - len(waiting):
             return 0
         time.sleep(PROGRESS_INTERVAL_S if not ready_printed else PROGRESS_INTERVAL_S * 6)
