@@ -28,7 +28,6 @@ import sys
 import tempfile
 import threading
 import time
-import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -54,6 +53,7 @@ from database.migrate import migrate  # noqa: E402
 from ingest import notify  # noqa: E402
 from rpmctl.services.progress import Progress  # noqa: E402
 from rpmctl.services.stack import LocalStack  # noqa: E402
+from simulators.fleet import provision  # noqa: E402
 
 BASE = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 PUBLISH_INFLIGHT = 500
@@ -505,13 +505,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[float]] = {k: [] for k in ("single", "batched", "copy", "mqtt")}
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp, scratch_database(endpoints.database_url) as db:
-        hubs = []
-        for _ in range(plan.hubs):
-            hub_id = f"bench-{uuid.uuid4().hex[:8]}"
-            bundle = admin.add_hub(hub_id, broker_url=endpoints.mqtt_hub_url, out_dir=Path(tmp))
-            hubs.append(
-                Hub(hub_id, tomllib.loads(bundle.config_file.read_text())["password"], bundle.directory)
-            )
+        fleet = provision(
+            Path(tmp),
+            plan.hubs,
+            admin=admin,
+            broker_url=endpoints.mqtt_hub_url,
+            prefix=f"bench{uuid.uuid4().hex[:8]}",
+        )
+        hubs = [Hub(hub.hub_id, hub.password, hub.directory) for hub in fleet]
         env = Env(db, endpoints.mqtt_url, endpoints.mqtt_hub_url, tuple(hubs))
         lat_devices = range(plan.devices, plan.devices + int(plan.rate * plan.latency_seconds))
         seed(db, range(plan.devices))

@@ -1,9 +1,11 @@
 """Writes one decoded batch inside the caller's transaction. Never commits, never retries.
 
-Readings take this path: binary COPY into a per-connection temporary staging table, one UPDATE that
-resolves each reading's patient from the assignment valid at `measured_at`, then one
-`INSERT ... SELECT ... ON CONFLICT DO NOTHING` into the hypertable. Readings no assignment covers are parked
-whole. Every statement is idempotent, so a redelivered message changes nothing.
+Readings take this path: binary COPY into a per-connection temporary staging table, then one statement that
+resolves each reading's patient from the assignment valid at `measured_at` (set-based: the assignments of
+the batch's devices are read once and joined) and runs `INSERT ... SELECT ... ON CONFLICT DO NOTHING` into
+the hypertable, returning the (patient, kind) pairs that gained readings and the readings left unresolved.
+Readings no assignment covers are parked whole. Every statement is idempotent, so a redelivered message
+changes nothing.
 """
 
 from __future__ import annotations
@@ -18,41 +20,52 @@ import psycopg
 from broker.contract import HubEvent, HubStatus
 from ingest import notify
 from ingest.messages import AcceptedReading, DeadLetter
-from ingest.rows import READING_COLUMNS, STAGE_COLUMNS, device_rows, stage_row
+from ingest.rows import READING_COLUMNS, STAGE_COLUMNS, device_rows, stage_rows
 
 STAGE = "ingest_stage"
 
 _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
     + ", ".join(f"{name} {sql_type}" for name, sql_type in STAGE_COLUMNS)
-    + ", patient_id uuid) ON COMMIT DELETE ROWS"
+    + ") ON COMMIT DELETE ROWS"
 )
 _COPY_STAGE = f"COPY {STAGE} ({', '.join(n for n, _t in STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 _COPY_TYPES = [sql_type for _name, sql_type in STAGE_COLUMNS]
 
-# A device's assignment without user_index covers every user slot (a single-patient device); one with a
-# user_index covers that slot only and wins over a whole-device assignment when both match.
-_RESOLVE = f"""
-UPDATE {STAGE} s SET patient_id = (
-    SELECT a.patient_id FROM device_assignments a
-    WHERE a.device_id = s.device_id AND a.valid @> s.measured_at
-      AND (a.user_index IS NULL OR a.user_index = s.user_index)
-    ORDER BY a.user_index IS NULL
-    LIMIT 1)
-"""
-
-_cols = ", ".join(READING_COLUMNS)
+# One statement resolves, inserts and reports. Patients are resolved set-based: the assignments of the
+# batch's distinct devices are fetched once (an index probe per device on device_assignments_device_idx, not
+# a GiST probe and a sort per reading), then joined to the staged rows. A device's assignment without
+# user_index covers every user slot (a single-patient device); one with a user_index covers that slot only and
+# wins over a whole-device assignment when both match (DISTINCT ON keeps the first by that order).
 # Inserting in key order makes two workers that store overlapping batches take row locks in one order.
-_INSERT = f"""
-INSERT INTO readings ({_cols}, patient_id)
-SELECT {_cols}, patient_id FROM {STAGE} WHERE patient_id IS NOT NULL ORDER BY reading_id, measured_at
-ON CONFLICT DO NOTHING
-RETURNING patient_id, kind
+# The result has one row per (patient, kind) that gained readings, with how many, and one row per staged
+# reading no assignment covers (its `idx`, to be parked).
+_cols = ", ".join(READING_COLUMNS)
+_STORE = f"""
+WITH candidate AS MATERIALIZED (
+    SELECT a.device_id, a.user_index, a.valid, a.patient_id FROM device_assignments a
+    WHERE a.device_id = ANY (ARRAY(SELECT DISTINCT device_id FROM {STAGE}))
+), resolved AS MATERIALIZED (
+    SELECT DISTINCT ON (s.idx) s.*, c.patient_id AS resolved_patient
+    FROM {STAGE} s LEFT JOIN candidate c
+      ON c.device_id = s.device_id AND c.valid @> s.measured_at
+     AND (c.user_index IS NULL OR c.user_index = s.user_index)
+    ORDER BY s.idx, c.user_index IS NULL
+), inserted AS (
+    INSERT INTO readings ({_cols}, patient_id)
+    SELECT {_cols}, resolved_patient FROM resolved WHERE resolved_patient IS NOT NULL
+    ORDER BY reading_id, measured_at
+    ON CONFLICT DO NOTHING
+    RETURNING patient_id, kind
+)
+SELECT patient_id::text, kind, count(*)::int4, NULL::int4 FROM inserted GROUP BY 1, 2
+UNION ALL
+SELECT NULL, NULL, 0, idx FROM resolved WHERE resolved_patient IS NULL
 """
-_UNRESOLVED = f"SELECT idx FROM {STAGE} WHERE patient_id IS NULL"
+# Parked copies of the staged readings that were resolved (every staged reading but the unresolved ones).
 _UNPARK = f"""
 DELETE FROM parked_readings p USING {STAGE} s
-WHERE s.patient_id IS NOT NULL AND p.reading_id = s.reading_id AND p.measured_at = s.measured_at
+WHERE p.reading_id = s.reading_id AND p.measured_at = s.measured_at AND s.idx <> ALL (%s::int4[])
 """
 _PARK = """
 INSERT INTO parked_readings (reading_id, measured_at, device_id, hub_id, kind, user_index, reading)
@@ -128,15 +141,18 @@ class BatchWriter:
         dead_letters: Sequence[DeadLetter] = (),
         *,
         unpark: bool = False,
+        rows: Sequence[tuple[Any, ...]] | None = None,
     ) -> WriteResult:
-        """Write everything of one batch; `unpark` also removes parked copies of readings now stored."""
+        """Write everything of one batch; `unpark` also removes parked copies of readings now stored.
+
+        `rows` are the readings' staging rows when the caller built them already (`rows.stage_rows`)."""
         result = WriteResult()
         with self.conn.cursor() as cur:
             hubs = {r.hub_id for r in readings} | {s.hub_id for s in statuses} | {e.hub_id for e in events}
             self._register_hubs(cur, hubs, result)
             if readings:
                 self._register_devices(cur, readings, result)
-                self._store_readings(cur, readings, result, unpark=unpark)
+                self._store_readings(cur, readings, rows, result, unpark=unpark)
             if statuses:
                 self._store_statuses(cur, statuses)
             if events:
@@ -163,24 +179,34 @@ class BatchWriter:
             result.devices.update(row[0] for row in rows)
 
     def _store_readings(
-        self, cur: psycopg.Cursor, readings: Sequence[AcceptedReading], result: WriteResult, *, unpark: bool
+        self,
+        cur: psycopg.Cursor,
+        readings: Sequence[AcceptedReading],
+        rows: Sequence[tuple[Any, ...]] | None,
+        result: WriteResult,
+        *,
+        unpark: bool,
     ) -> None:
+        if rows is None:
+            rows = stage_rows(readings)
         with cur.copy(_COPY_STAGE) as copy:
             copy.set_types(_COPY_TYPES)
-            for i, accepted in enumerate(readings):
-                copy.write_row(stage_row(i, accepted))
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
         result.staged = len(readings)
-        cur.execute(_RESOLVE)
-        cur.execute(_INSERT)
-        inserted = cur.fetchall()
-        result.inserted = len(inserted)
-        result.pairs.update((str(patient), kind) for patient, kind in inserted)
+        unresolved: list[int] = []
+        for patient, kind, inserted, idx in cur.execute(_STORE).fetchall():
+            if idx is None:
+                result.inserted += inserted
+                result.pairs.add((patient, kind))
+            else:
+                unresolved.append(idx)
         if unpark:
-            cur.execute(_UNPARK)
+            cur.execute(_UNPARK, (unresolved,))
             result.unparked = cur.rowcount
-        unresolved = [readings[i] for (i,) in cur.execute(_UNRESOLVED).fetchall()]
         if unresolved:
-            cur.executemany(_PARK, [_parked_row(a) for a in unresolved])
+            cur.executemany(_PARK, [_parked_row(readings[i]) for i in unresolved])
             result.parked = len(unresolved)
 
     def _store_statuses(self, cur: psycopg.Cursor, statuses: Sequence[HubStatus]) -> None:

@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
 from broker.errors import TopicError
 from broker.topics import parse_hub_topic
 from ingest import db, parked
-from ingest.batcher import BatchLimits, Item, collect
+from ingest.batcher import Batch, BatchLimits, Item, collect, prepare
 from ingest.config import DB_RETRY_MAX_S, IngestConfig
 from ingest.errors import BatchRefused, DatabaseUnavailable, IngestError, TransientConflict
 from ingest.messages import DeadLetter, DeadLetterCategory, Decoded, Delivery, message_digest
@@ -84,7 +85,7 @@ class Worker:
                 items = collect(self.deliveries, self.limits, IDLE_WAIT_S)
                 self.metrics.queue_depth.set(self.deliveries.qsize())
                 if items:
-                    self._commit(items)
+                    self._commit(prepare(items))
                 if time.monotonic() >= self._next_resolve:
                     self._resolve_parked()
         except Stopped:
@@ -93,20 +94,18 @@ class Worker:
             self.subscriber.stop()
             self._close_db()
 
-    def _commit(self, items: list[Item]) -> None:
-        merged = Decoded()
-        for item in items:
-            merged.extend(item.decoded)
+    def _commit(self, batch: Batch) -> None:
+        items, merged = batch.items, batch.merged
         started = time.perf_counter()
         try:
-            result = self._write(merged)
+            result = self._write(merged, rows=batch.rows)
         except BatchRefused as exc:
             log.warning("a batch of %d messages was refused (%s); isolating the bad message", len(items), exc)
             result = self._isolate(items)
         commit_s = time.perf_counter() - started
         for item in items:
             self.subscriber.ack(item.delivery)
-        self._record(items, merged, result, commit_s)
+        self._record(batch, result, commit_s)
         self._call_hook(result, len(items))
 
     def _resolved(self, result: WriteResult) -> None:
@@ -139,7 +138,9 @@ class Worker:
         return total
 
     # --- database ------------------------------------------------------------------------------------
-    def _write(self, decoded: Decoded, *, unpark: bool = False) -> WriteResult:
+    def _write(
+        self, decoded: Decoded, *, unpark: bool = False, rows: list[tuple[Any, ...]] | None = None
+    ) -> WriteResult:
         """Write in one transaction, retrying while the database is away or two workers collide."""
         delay = 0.1
         while True:
@@ -152,6 +153,7 @@ class Worker:
                         decoded.events,
                         decoded.dead_letters,
                         unpark=unpark,
+                        rows=rows,
                     )
                 writer.committed(result)
                 return result
@@ -200,20 +202,16 @@ class Worker:
             log.warning("resolving parked readings skipped: %s", exc)
             self._close_db()
 
-    def _record(self, items: list[Item], merged: Decoded, result: WriteResult, commit_s: float) -> None:
-        m, worker = self.metrics, self.config.worker_id
-        for item in items:
-            try:
-                channel = parse_hub_topic(item.delivery.topic).channel.value
-            except TopicError:
-                channel = "unknown"
-            m.messages.labels(worker, channel).inc()
+    def _record(self, batch: Batch, result: WriteResult, commit_s: float) -> None:
+        m, worker, merged = self.metrics, self.config.worker_id, batch.merged
+        for channel, messages in batch.channels.items():
+            m.messages.labels(worker, channel).inc(messages)
         m.readings.labels(worker, "stored").inc(result.inserted)
         m.readings.labels(worker, "parked").inc(result.parked)
         m.readings.labels(worker, "duplicate").inc(max(0, result.staged - result.inserted - result.parked))
         for letter in merged.dead_letters:
             m.dead_letters.labels(worker, letter.category).inc()
-        m.batch_messages.observe(len(items))
+        m.batch_messages.observe(len(batch.items))
         m.batch_readings.observe(len(merged.readings))
         m.commit_seconds.observe(commit_s)
         if merged.oldest_sent_at is not None:

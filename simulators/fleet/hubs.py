@@ -1,0 +1,107 @@
+"""Fleet hubs: provisioned once on the broker into a directory, reused by later runs.
+
+`<directory>/fleet.json` lists the provisioned hubs (id, password, bundle directory); each hub's bundle (its
+`hub.toml`, CA certificate, client certificate and key) is what `rpm broker add-hub` writes. A hub listed
+there but no longer registered on the broker (revoked, or the broker's state was reset) is provisioned again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+MANIFEST = "fleet.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FleetHub:
+    """What a fleet home needs to connect as its hub."""
+
+    hub_id: str
+    password: str
+    directory: Path
+
+    @property
+    def ca_file(self) -> Path:
+        return self.directory / "ca.crt"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.directory / "hub.crt"
+
+    @property
+    def key_file(self) -> Path:
+        return self.directory / "hub.key"
+
+
+class HubAdmin(Protocol):
+    """The part of `broker.admin.accounts.BrokerAdmin` provisioning uses."""
+
+    def add_hub(self, hub_id: str, *, broker_url: str, out_dir: Path) -> Any: ...
+
+    def revoke_hub(self, hub_id: str) -> None: ...
+
+    def hubs(self) -> dict[str, dict[str, Any]]: ...
+
+
+def hub_id_for(prefix: str, index: int) -> str:
+    return f"{prefix}-{index:05d}"
+
+
+def _load(directory: Path) -> dict[str, dict[str, str]]:
+    path = directory / MANIFEST
+    if not path.exists():
+        return {}
+    document = json.loads(path.read_text())
+    return dict(document.get("hubs", {}))
+
+
+def _save(directory: Path, hubs: dict[str, dict[str, str]]) -> None:
+    path = directory / MANIFEST
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"version": MANIFEST_VERSION, "hubs": hubs}, indent=1, sort_keys=True))
+    os.chmod(temporary, 0o600)  # passwords
+    temporary.replace(path)
+
+
+def provision(
+    directory: Path,
+    homes: int,
+    *,
+    admin: HubAdmin,
+    broker_url: str,
+    prefix: str = "fleet",
+    progress: Callable[[int, int], None] | None = None,
+) -> list[FleetHub]:
+    """The first `homes` hubs `<prefix>-00000...`, provisioning those not usable yet (about 50 ms each)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    known = _load(directory)
+    registered = {hub_id for hub_id, entry in admin.hubs().items() if entry.get("revoked_at") is None}
+    fleet: list[FleetHub] = []
+    added = 0
+    for index in range(homes):
+        hub_id = hub_id_for(prefix, index)
+        entry = known.get(hub_id)
+        bundle_dir = directory / hub_id
+        if entry is None or hub_id not in registered or not (bundle_dir / "hub.key").exists():
+            if hub_id in registered:
+                admin.revoke_hub(hub_id)  # files lost: issue new credentials
+            bundle = admin.add_hub(hub_id, broker_url=broker_url, out_dir=directory)
+            password = tomllib.loads(Path(bundle.config_file).read_text())["password"]
+            entry = {"password": password, "directory": Path(bundle.directory).name}
+            known[hub_id] = entry
+            added += 1
+            if added % 100 == 0:
+                _save(directory, known)
+        fleet.append(FleetHub(hub_id, entry["password"], directory / entry["directory"]))
+        if progress is not None:
+            progress(index + 1, homes)
+    if added:
+        _save(directory, known)
+    return fleet

@@ -1,0 +1,103 @@
+"""Run a fleet: split the homes into shards, one process each, and add up what they sent."""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from simulators.fleet.hubs import FleetHub
+from simulators.fleet.shard import ShardPlan, ShardReport, run_shard
+
+HOMES_PER_PROCESS = 2000
+"""Homes one process drives by default: about 2,000 TLS connections are a few seconds of handshakes and a
+few hundred MiB of paho and SSL state, and keepalives of 2,000 clients are a negligible share of one core."""
+
+
+@dataclass(frozen=True)
+class FleetPlan:
+    hubs: tuple[FleetHub, ...]
+    broker_url: str
+    rate: float = 0.0
+    backlog: int = 0
+    per_message: int = 1
+    seconds: float = 10.0
+    status_every_s: float = 60.0
+    processes: int = 0
+    """0: one per `HOMES_PER_PROCESS` homes, at most the CPU count."""
+    connect_rate: float = 200.0
+    """TLS connections per second per process while the fleet connects."""
+    seed: int = 0
+
+
+@dataclass
+class FleetReport:
+    homes: int = 0
+    connected: int = 0
+    messages: int = 0
+    readings: int = 0
+    statuses: int = 0
+    acknowledged: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, shard: ShardReport) -> None:
+        self.homes += shard.homes
+        self.connected += shard.connected
+        self.messages += shard.messages
+        self.readings += shard.readings
+        self.statuses += shard.statuses
+        self.acknowledged += shard.acknowledged
+        self.seconds = max(self.seconds, shard.seconds)
+        self.errors += shard.errors
+
+    def summary(self) -> str:
+        rate = self.readings / self.seconds if self.seconds else 0.0
+        return (
+            f"fleet: {self.connected}/{self.homes} homes connected; sent {self.messages:,} messages "
+            f"({self.readings:,} readings, {self.statuses:,} statuses), {self.acknowledged:,} acknowledged, "
+            f"in {self.seconds:.1f} s ({rate:,.0f} readings/s)"
+        )
+
+
+def shard_count(plan: FleetPlan) -> int:
+    if plan.processes > 0:
+        return min(plan.processes, max(1, len(plan.hubs)))
+    return max(1, min(os.cpu_count() or 1, math.ceil(len(plan.hubs) / HOMES_PER_PROCESS)))
+
+
+def shard_plans(plan: FleetPlan) -> list[ShardPlan]:
+    """Homes dealt round-robin into shards; each shard gets its share of the rate."""
+    count = shard_count(plan)
+    shards = [plan.hubs[i::count] for i in range(count)]
+    return [
+        ShardPlan(
+            hubs=tuple(hubs),
+            broker_url=plan.broker_url,
+            rate=plan.rate * len(hubs) / len(plan.hubs),
+            backlog=plan.backlog,
+            per_message=plan.per_message,
+            seconds=plan.seconds,
+            status_every_s=plan.status_every_s,
+            connect_rate=plan.connect_rate,
+            seed=plan.seed,
+        )
+        for hubs in shards
+        if hubs
+    ]
+
+
+def run_fleet(plan: FleetPlan) -> FleetReport:
+    """Run every shard (in this process when there is one, else one process each) and add up the reports."""
+    report = FleetReport()
+    shards = shard_plans(plan)
+    if len(shards) == 1:
+        report.add(run_shard(shards[0]))
+        return report
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=len(shards), mp_context=context) as pool:
+        for shard in pool.map(run_shard, shards):
+            report.add(shard)
+    return report
