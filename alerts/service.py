@@ -31,8 +31,9 @@ SNOOZE_PRESETS: dict[str, timedelta] = {
     "3d": timedelta(days=3),
 }
 """Fixed lengths, so a snooze is a decision from a short list and never 'forever'."""
-ACTORS = ("care_manager", "clinician", "admin")
-"""Roles that may change alerts; billers read queues (alert volumes are a program metric) but act on none."""
+ACTORS = ("care_manager", "clinician")
+"""Roles that may change alerts, as `careteam_api.auth.roles` grants `ALERT_WORK`: clinical staff. Admins and
+billers read queues (alert volumes are a program metric) but act on none."""
 
 _ALERT_COLUMNS = (
     "a.alert_id, a.practice_id, a.patient_id, a.rule, a.category, a.priority, a.state, a.opened_at,"
@@ -302,7 +303,7 @@ class AlertService:
     def set_practice_overrides(self, user_id: uuid.UUID, overrides: dict[str, Any]) -> None:
         """Replace the practice's rule overrides (admins and clinicians); validated, every problem"
         " reported."""
-        user = self._user(user_id)
+        user = self._user(user_id, act=False)  # a rule change, not an action on an alert
         if user.role not in ("admin", "clinician"):
             raise Forbidden("only admins and clinicians change a practice's alert rules")
         clean = validate_overrides(overrides, f"practice {user.practice_id} overrides")
