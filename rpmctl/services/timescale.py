@@ -203,6 +203,10 @@ class LocalTimescale:
             "unix_socket_directories": f"'{self.socket_inside}'",
             "shared_preload_libraries": "'timescaledb'",
             "timescaledb.telemetry_level": "off",
+            # No background workers: the Apache edition has no jobs for them to run (our own ticker does
+            # retention), and a worker, connected as the superuser, would stop the app role from dropping a
+            # database WITH (FORCE), which the tests do with their scratch databases.
+            "timescaledb.max_background_workers": "0",
             "max_connections": "200",
             "shared_buffers": "'512MB'",
             "log_min_messages": "warning",
