@@ -3,12 +3,19 @@
 
 The readings come back as a single bytea of fixed-size binary records (NULL values become NaN in SQL), so
 numpy reads the whole window with one `np.frombuffer`, without a Python object per row or value.
+
+The window query runs without parallel workers: it reads a few dozen rows per patient through the
+(patient_id, measured_at) index, and for 1,000 patients the planner otherwise chose parallel sequential
+scans of whole chunks (EXPLAIN ANALYZE, 48,000 rows of 1,000,000: 0.79 s with a parallel plan, 0.37 s with
+bitmap index scans, on a loaded two-core machine). Times are sent as raw timestamptz (microseconds since
+2000-01-01) and converted to epoch milliseconds in numpy, instead of arithmetic per row in SQL.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -36,14 +43,17 @@ LOOKBACK = timedelta(milliseconds=MAX_WINDOW_MS)
 _WINDOW_SQL = f"""
 SELECT coalesce(string_agg(
          uuid_send(r.patient_id)
-         || int8send((date_part('epoch', r.measured_at) * 1000)::int8)
-         || int8send((date_part('epoch', r.ingested_at) * 1000)::int8)
+         || timestamptz_send(r.measured_at)
+         || timestamptz_send(r.ingested_at)
          || uuid_send(r.reading_id)
          || int2send((CASE r.kind WHEN 'blood_pressure' THEN 0 WHEN 'glucose' THEN 1 ELSE 2 END)::int2)
-         || int2send(((CASE WHEN r.quality_flags && %(impossible)s::text[] THEN {FLAG_IMPOSSIBLE} ELSE 0 END)
+         || int2send((CASE WHEN cardinality(r.quality_flags) = 0 THEN 0 ELSE
+               (CASE WHEN r.quality_flags && %(impossible)s::text[] THEN {FLAG_IMPOSSIBLE} ELSE 0 END)
              + (CASE WHEN 'pulse_implausible' = ANY(r.quality_flags) THEN {FLAG_PULSE_DOUBTFUL} ELSE 0 END)
-             + (CASE WHEN r.device_id = ANY(%(cuffless)s::text[]) THEN {FLAG_CUFFLESS} ELSE 0 END)
-             + (CASE WHEN r.meal = ANY(%(fasting)s::text[]) THEN {FLAG_FASTING} ELSE 0 END))::int2)
+           END
+           + CASE WHEN r.meal IS NULL THEN 0
+               WHEN r.meal = ANY(%(fasting)s::text[]) THEN {FLAG_FASTING} ELSE 0 END
+           {{cuffless}})::int2)
          || float8send(coalesce(r.systolic_mmhg, 'NaN')) || float8send(coalesce(r.diastolic_mmhg, 'NaN'))
          || float8send(coalesce(r.pulse_bpm, 'NaN')) || float8send(coalesce(r.glucose_mg_dl, 'NaN'))
          || float8send(coalesce(r.weight_kg, 'NaN')),
@@ -52,12 +62,32 @@ FROM readings r
 WHERE r.patient_id = ANY(%(patients)s::uuid[]) AND r.measured_at > %(since)s AND r.measured_at <= %(until)s
 """
 """The window as ONE value: fixed-size big-endian records (the *send functions), concatenated; the patient
-is mapped to its segment in numpy (a join in SQL made the planner leave the patient index)."""
+is mapped to its segment in numpy (a join in SQL made the planner leave the patient index). Building the
+records is most of the query's time, so the flags skip their array tests for the usual reading (no quality
+flags, no meal) and the cuffless test is left out while no device is cuffless (measured: 44 -> 36 ms for
+the 24,000-row window of 500 patients)."""
+_CUFFLESS_TERM = f"+ CASE WHEN r.device_id = ANY(%(cuffless)s::text[]) THEN {FLAG_CUFFLESS} ELSE 0 END"
+_WINDOW_SQL_CUFFLESS = _WINDOW_SQL.replace("{cuffless}", _CUFFLESS_TERM)
+_WINDOW_SQL = _WINDOW_SQL.replace("{cuffless}", "")
 
 _ROW = np.dtype(
     [("patient", "V16"), ("t", ">i8"), ("ingested", ">i8"), ("rid", "V16"), ("kind", ">i2"), ("flags", ">i2")]
     + [(name, ">f8") for name in VALUE_COLUMNS]
 )
+_PG_EPOCH_US = 946_684_800_000_000
+"""2000-01-01T00:00:00Z, the origin of PostgreSQL's binary timestamps, in microseconds since 1970."""
+_NO_PARALLEL = (
+    "SELECT current_setting('max_parallel_workers_per_gather'),"
+    " set_config('max_parallel_workers_per_gather', '0', true)"
+)
+"""Turns parallel plans off for the rest of the transaction; returns the setting it replaced."""
+
+
+def _epoch_ms(pg_us: np.ndarray) -> np.ndarray:
+    """PostgreSQL binary timestamps to epoch milliseconds, exactly as `(date_part('epoch', t) * 1000)::int8`
+    computes them: seconds as float8, times 1000, rounded to the nearest (ties to even)."""
+    seconds = (pg_us.astype(np.int64) + _PG_EPOCH_US).astype(np.float64) / 1_000_000.0
+    return np.rint(seconds * 1000.0).astype(np.int64)
 
 
 def _segments(patients: np.ndarray, patient_ids: Sequence[uuid.UUID]) -> np.ndarray:
@@ -97,8 +127,8 @@ def _parse(data: bytes, patient_ids: Sequence[uuid.UUID]) -> Readings:
     return from_columns(
         len(patient_ids),
         _segments(rows["patient"], patient_ids),
-        rows["t"].astype(np.int64),
-        rows["ingested"].astype(np.int64),
+        _epoch_ms(rows["t"]),
+        _epoch_ms(rows["ingested"]),
         rows["rid"].copy(),
         rows["kind"].astype(np.int8),
         rows["flags"].astype(np.int16),
@@ -113,15 +143,21 @@ def load_readings(
     lookback: timedelta = LOOKBACK,
 ) -> Readings:
     """Readings of `patient_ids` measured in (until - lookback, until], segment i = patient_ids[i]."""
+    cuffless = _cuffless_devices(conn)
     params = {
         "patients": list(patient_ids),
         "since": until - lookback,
         "until": until,
         "impossible": list(IMPOSSIBLE_QUALITY_FLAGS),
-        "cuffless": _cuffless_devices(conn),
+        "cuffless": cuffless,
         "fasting": list(FASTING_MEALS),
     }
-    row = conn.execute(_WINDOW_SQL, params, binary=True).fetchone()
+    in_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    with nullcontext() if in_transaction else conn.transaction():  # SET LOCAL needs a transaction
+        previous = conn.execute(_NO_PARALLEL).fetchone()
+        row = conn.execute(_WINDOW_SQL_CUFFLESS if cuffless else _WINDOW_SQL, params, binary=True).fetchone()
+        # the caller's transaction goes on (context, alert writes) with its own setting
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", (previous[0],))
     return _parse(bytes(row[0]) if row else b"", patient_ids)
 
 

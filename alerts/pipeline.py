@@ -7,9 +7,10 @@ evidence.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import psycopg
@@ -32,6 +33,9 @@ class BatchResult:
     readings: int
     outcome: Outcome
     failures: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Where the time went: lock (advisory locks), read (readings window and context), evaluate (rules),
+    write (alert requests and auto-resolution)."""
 
 
 def evaluate_patients(
@@ -42,17 +46,24 @@ def evaluate_patients(
     ids = sorted(set(patient_ids))
     if not ids:
         return BatchResult(0, 0, Outcome(), [])
+    clock = [time.perf_counter()]
     lock_patients(conn, ids)
+    clock.append(time.perf_counter())
     readings = load_readings(conn, ids, until=now + FUTURE_TOLERANCE)
     context = load_context(conn, ids, now)
+    clock.append(time.perf_counter())
     evaluation = evaluate(readings, context)
     fresh_ms = int(fresh_since.timestamp() * 1000)
     requests = reading_requests(evaluation, readings, context, fresh_ms)
     requests += engine_requests(evaluation, context, now)
+    clock.append(time.perf_counter())
     outcome = request_alerts(conn, requests, now)
     outcome.auto_resolved = auto_resolve(conn, recovered(evaluation, context), now, RECOVERY_NOTE)
+    clock.append(time.perf_counter())
+    phases = ("lock", "read", "evaluate", "write")
+    seconds = {phase: clock[i + 1] - clock[i] for i, phase in enumerate(phases)}
     return BatchResult(
-        len(ids), len(readings), outcome, [f"{f.rule}: {f.error}" for f in evaluation.failures]
+        len(ids), len(readings), outcome, [f"{f.rule}: {f.error}" for f in evaluation.failures], seconds
     )
 
 

@@ -8,12 +8,16 @@ cumulative sums, minima and maxima from `ufunc.reduceat`, runs from `np.maximum.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
 from alerts.errors import WindowError
 from alerts.readings import MS_PER_DAY, Readings
+
+T = TypeVar("T")
 
 MAX_WINDOW_MS = 15 * MS_PER_DAY
 """The longest look-back any rule may use: the 7-day mean rise compares two 7-day windows (14 days), plus a
@@ -32,10 +36,26 @@ class Series:
     key: np.ndarray
     pos: np.ndarray  # index of each reading in the parent `Readings`
     n_patients: int
-    cache: dict[tuple[int, str], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Work shared by the rules of one series: gathered columns, window searches, window sums."""
 
     def __len__(self) -> int:
         return int(self.seg.size)
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` once per series and key (rules sharing a column or a window share the work)."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+    def column(self, readings: Readings, name: str) -> np.ndarray:
+        """The fixed-point values of `name` for the readings of this series."""
+        return self.memo(("q", name), lambda: readings.q[name][self.pos])
+
+    def subset(self, keep: np.ndarray) -> Series:
+        """The readings of this series where `keep` is true (whole patients: windows stay the same)."""
+        idx = np.flatnonzero(keep)
+        return Series(self.seg[idx], self.t[idx], self.key[idx], self.pos[idx], self.n_patients)
 
 
 def series(readings: Readings, mask: np.ndarray) -> Series:
@@ -51,14 +71,17 @@ def series(readings: Readings, mask: np.ndarray) -> Series:
     return Series(seg, t, (seg << SEGMENT_SHIFT) | offset, pos, readings.n_patients)
 
 
+def no_readings(n_patients: int) -> Series:
+    """An empty series (a rule enabled for nobody)."""
+    return Series(*(np.zeros(0, dtype=np.int64) for _ in range(4)), n_patients)
+
+
 def _search(s: Series, width_ms: np.ndarray | int, side: str) -> np.ndarray:
     width = np.asarray(width_ms)
     if width.ndim:
         return np.searchsorted(s.key, s.key - width, side=side)
-    cache_key = (int(width), side)
-    if cache_key not in s.cache:  # rules sharing a window width share the search
-        s.cache[cache_key] = np.searchsorted(s.key, s.key - width, side=side)
-    return s.cache[cache_key]
+    # rules sharing a window width share the search
+    return s.memo(("search", int(width), side), lambda: np.searchsorted(s.key, s.key - width, side=side))
 
 
 def window_start(s: Series, width_ms: np.ndarray | int, *, closed: bool) -> np.ndarray:
@@ -71,10 +94,36 @@ def window_end_before(s: Series, width_ms: np.ndarray | int) -> np.ndarray:
     return _search(s, width_ms, "right")
 
 
-def window_sum(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of values[lo:hi] for every (lo, hi) pair (integer values: exact)."""
-    csum = np.concatenate(([0], np.cumsum(values, dtype=np.int64)))
-    return csum[hi] - csum[lo]
+def prefix_sum(values: np.ndarray) -> np.ndarray:
+    """[0, v0, v0 + v1, ...]: the sum of values[lo:hi] is csum[hi] - csum[lo] (integer values: exact)."""
+    csum = np.empty(values.size + 1, dtype=np.int64)
+    csum[0] = 0
+    np.cumsum(values, dtype=np.int64, out=csum[1:])
+    return csum
+
+
+def window_sum(
+    values: np.ndarray, lo: np.ndarray, hi: np.ndarray | None = None, csum: np.ndarray | None = None
+) -> np.ndarray:
+    """Sum of values[lo:hi] for every (lo, hi) pair (integer values: exact). hi=None: up to and including
+    each reading (the `upto` ends, without a gather); `csum` = prefix_sum(values) if the caller has it."""
+    if csum is None:
+        csum = prefix_sum(values)
+    return (csum[1:] if hi is None else csum[hi]) - csum[lo]
+
+
+def column_sum(
+    s: Series, readings: Readings, name: str, lo: np.ndarray, hi: np.ndarray | None = None
+) -> np.ndarray:
+    """window_sum of a fixed-point column of the series; its prefix sums are shared by the rules of the
+    series (the two 7-day BP mean rules and the mean-rise rule all sum systolic)."""
+    csum = s.memo(("csum", name), lambda: prefix_sum(s.column(readings, name)))
+    return window_sum(s.column(readings, name), lo, hi, csum)
+
+
+def upto(s: Series) -> np.ndarray:
+    """1, 2, ..., len(s): the exclusive end of the window that closes at each reading."""
+    return s.memo("upto", lambda: np.arange(1, len(s) + 1))
 
 
 def window_extreme(
@@ -95,9 +144,21 @@ def run_length(flag: np.ndarray, s: Series) -> np.ndarray:
     """How many consecutive readings up to and including each one have `flag` (within its patient)."""
     n = flag.size
     idx = np.arange(n)
-    first = np.searchsorted(s.seg, s.seg, side="left")
-    reset = np.where(flag, first - 1, idx)
-    return idx - np.maximum.accumulate(reset) if n else idx
+    if not n:
+        return idx
+    reset = np.where(flag, first_of_patient(s) - 1, idx)
+    return idx - np.maximum.accumulate(reset)
+
+
+def first_of_patient(s: Series) -> np.ndarray:
+    """For each reading, the index of its patient's first reading in the series."""
+
+    def compute() -> np.ndarray:
+        ends = last_index(s) + 1
+        starts = np.concatenate(([0], ends[:-1]))
+        return np.repeat(starts, ends - starts)
+
+    return s.memo("first", compute)
 
 
 def last_of_patient(s: Series) -> np.ndarray:
@@ -106,3 +167,8 @@ def last_of_patient(s: Series) -> np.ndarray:
     if s.seg.size:
         last[:-1] = s.seg[1:] != s.seg[:-1]
     return last
+
+
+def last_index(s: Series) -> np.ndarray:
+    """Index of the latest reading of each patient present in the series (patients in segment order)."""
+    return s.memo("last", lambda: np.flatnonzero(last_of_patient(s)))

@@ -40,12 +40,22 @@ class NoParams(RuleParams):
 
 @dataclass(frozen=True)
 class Fired:
-    """A rule's finding for each reading of its series."""
+    """A rule's finding for each reading of its series.
 
-    fires: np.ndarray  # bool
+    `value`, `severity` and `details` are needed only where the rule fires: with `at` (ascending indices into
+    the series, at least every reading that fires) they hold one entry per index of `at`, so a rule that
+    fires rarely computes what it shows for those readings only; without `at`, one entry per reading."""
+
+    fires: np.ndarray  # bool, per reading of the series
     value: np.ndarray  # float64: the number shown for this reading (mmHg, mg/dL, kg...)
     severity: np.ndarray  # float64: higher is worse; picks an alert's worst evidence
     details: dict[str, np.ndarray] = field(default_factory=dict)  # more numbers for the evidence
+    at: np.ndarray | None = None
+
+
+def take(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """values[at] for a per-reading array; a 0-d array (a parameter every patient shares) as it is."""
+    return values if values.ndim == 0 else values[at]
 
 
 class Columns:

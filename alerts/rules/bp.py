@@ -6,16 +6,28 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from alerts.readings import Readings
-from alerts.rules.base import Columns, Fired, ReadingRule, RuleParams, as_float, mean_of
-from alerts.window import Series, run_length, window_end_before, window_start, window_sum
+from alerts.rules.base import Columns, Fired, ReadingRule, RuleParams, as_float, mean_of, take
+from alerts.window import Series, column_sum, run_length, upto, window_end_before, window_start
 
 
 def _bp(r: Readings, s: Series) -> tuple[np.ndarray, np.ndarray]:
-    return r.q["systolic"][s.pos], r.q["diastolic"][s.pos]
+    return s.column(r, "systolic"), s.column(r, "diastolic")
 
 
-def _shown(r: Readings, s: Series) -> dict[str, np.ndarray]:
-    return {"systolic_mmhg": r.raw["systolic"][s.pos], "diastolic_mmhg": r.raw["diastolic"][s.pos]}
+def _shown(r: Readings, s: Series, at: np.ndarray) -> dict[str, np.ndarray]:
+    pos = s.pos[at]
+    return {"systolic_mmhg": r.raw["systolic"][pos], "diastolic_mmhg": r.raw["diastolic"][pos]}
+
+
+def _trailing(r: Readings, s: Series, width: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
+    """Readings in (t - width, t] and the sums of `names` over them; shared when every patient has the same
+    width (the 7-day mean rules, high and above target, use the same windows)."""
+    lo = window_start(s, width, closed=False)
+
+    def compute() -> list[np.ndarray]:
+        return [upto(s) - lo] + [column_sum(s, r, name, lo) for name in names]
+
+    return compute() if width.ndim else s.memo(("trailing", int(width), names), compute)
 
 
 class AtOrAbove(RuleParams):
@@ -38,7 +50,9 @@ class SingleHighParams(AtOrAbove):
 def _at_or_above(r: Readings, s: Series, p: Columns) -> Fired:
     sbp, dbp = _bp(r, s)
     excess = np.maximum(sbp - p.q("systolic_mmhg"), dbp - p.q("diastolic_mmhg"))
-    return Fired(excess >= 0, as_float(sbp), as_float(excess), _shown(r, s))
+    fires = excess >= 0
+    at = np.flatnonzero(fires)
+    return Fired(fires, as_float(sbp[at]), as_float(excess[at]), _shown(r, s, at), at)
 
 
 BP_CRISIS = ReadingRule(
@@ -74,7 +88,9 @@ class HypotensionParams(RuleParams):
 def _hypotension(r: Readings, s: Series, p: Columns) -> Fired:
     sbp, _ = _bp(r, s)
     deficit = p.q("systolic_below_mmhg") - sbp
-    return Fired(deficit > 0, as_float(sbp), as_float(deficit), _shown(r, s))
+    fires = deficit > 0
+    at = np.flatnonzero(fires)
+    return Fired(fires, as_float(sbp[at]), as_float(deficit[at]), _shown(r, s, at), at)
 
 
 BP_HYPOTENSION = ReadingRule(
@@ -100,8 +116,10 @@ def _consecutive(r: Readings, s: Series, p: Columns) -> Fired:
     sbp, dbp = _bp(r, s)
     elevated = (sbp >= p.q("systolic_mmhg")) | (dbp >= p.q("diastolic_mmhg"))
     run = run_length(elevated, s)
-    shown = _shown(r, s) | {"in_a_row": run.astype(np.float64)}
-    return Fired(run >= p.int("readings"), as_float(sbp), run.astype(np.float64), shown)
+    fires = run >= p.int("readings")
+    at = np.flatnonzero(fires)
+    in_a_row = run[at].astype(np.float64)
+    return Fired(fires, as_float(sbp[at]), in_a_row, _shown(r, s, at) | {"in_a_row": in_a_row}, at)
 
 
 BP_CONSECUTIVE = ReadingRule(
@@ -136,19 +154,18 @@ class MeanTargetParams(MeanParams):
 
 
 def _mean_at_or_above(r: Readings, s: Series, p: Columns) -> Fired:
-    sbp, dbp = _bp(r, s)
-    lo = window_start(s, p.days_ms("window_days"), closed=False)
-    hi = np.arange(len(s)) + 1
-    n = hi - lo
-    sum_s, sum_d = window_sum(sbp, lo, hi), window_sum(dbp, lo, hi)
+    n, sum_s, sum_d = _trailing(r, s, p.days_ms("window_days"), ("systolic", "diastolic"))
     # mean >= threshold  <=>  sum >= threshold * n  (exact in fixed point)
-    excess_s = sum_s - p.q("systolic_mmhg") * n
-    excess_d = sum_d - p.q("diastolic_mmhg") * n
-    fires = (n >= p.int("min_readings")) & ((excess_s >= 0) | (excess_d >= 0))
+    limit_s, limit_d = p.q("systolic_mmhg"), p.q("diastolic_mmhg")
+    fires = (n >= p.int("min_readings")) & ((sum_s >= limit_s * n) | (sum_d >= limit_d * n))
+    at = np.flatnonzero(fires)
+    n, sum_s, sum_d = n[at], sum_s[at], sum_d[at]
+    excess_s = sum_s - take(limit_s, at) * n
+    excess_d = sum_d - take(limit_d, at) * n
     mean_s, mean_d = mean_of(sum_s, n), mean_of(sum_d, n)
     severity = np.maximum(excess_s, excess_d) / np.maximum(n, 1)
     details = {"mean_systolic_mmhg": mean_s, "mean_diastolic_mmhg": mean_d, "readings": n.astype(np.float64)}
-    return Fired(fires, mean_s, severity.astype(np.float64), details)
+    return Fired(fires, mean_s, severity.astype(np.float64), details, at)
 
 
 BP_MEAN_HIGH = ReadingRule(
@@ -184,18 +201,18 @@ class RiseParams(RuleParams):
 
 
 def _mean_rise(r: Readings, s: Series, p: Columns) -> Fired:
-    sbp, _ = _bp(r, s)
     width = p.days_ms("window_days")
-    lo = window_start(s, width, closed=False)
-    hi = np.arange(len(s)) + 1
+    n, now_sum = _trailing(r, s, width, ("systolic",))
     prev_lo = window_start(s, 2 * width, closed=False)
     prev_hi = window_end_before(s, width)
-    n, n_prev = hi - lo, prev_hi - prev_lo
-    now_sum, prev_sum = window_sum(sbp, lo, hi), window_sum(sbp, prev_lo, prev_hi)
+    n_prev = prev_hi - prev_lo
+    prev_sum = column_sum(s, r, "systolic", prev_lo, prev_hi)
     # mean_now - mean_prev >= rise  <=>  now_sum * n_prev - prev_sum * n >= rise * n * n_prev
     lhs = now_sum * n_prev - prev_sum * n
     need = p.int("min_readings")
     fires = (n >= need) & (n_prev >= need) & (lhs >= p.q("rise_mmhg") * n * n_prev)
+    at = np.flatnonzero(fires)
+    n, n_prev, now_sum, prev_sum = n[at], n_prev[at], now_sum[at], prev_sum[at]
     rise = mean_of(now_sum, n) - mean_of(prev_sum, n_prev)
     details = {
         "mean_systolic_mmhg": mean_of(now_sum, n),
@@ -203,7 +220,7 @@ def _mean_rise(r: Readings, s: Series, p: Columns) -> Fired:
         "readings": n.astype(np.float64),
         "previous_readings": n_prev.astype(np.float64),
     }
-    return Fired(fires, rise, np.nan_to_num(rise), details)
+    return Fired(fires, rise, np.nan_to_num(rise), details, at)
 
 
 BP_MEAN_RISE = ReadingRule(
@@ -232,9 +249,12 @@ class PulseParams(RuleParams):
 
 
 def _pulse(r: Readings, s: Series, p: Columns) -> Fired:
-    pulse = r.q["pulse"][s.pos]
+    pulse = s.column(r, "pulse")
     outside = np.maximum(p.q("below_bpm") - pulse, pulse - p.q("above_bpm"))
-    return Fired(outside > 0, as_float(pulse), as_float(outside), {"pulse_bpm": r.raw["pulse"][s.pos]})
+    fires = outside > 0
+    at = np.flatnonzero(fires)
+    shown = {"pulse_bpm": r.raw["pulse"][s.pos[at]]}
+    return Fired(fires, as_float(pulse[at]), as_float(outside[at]), shown, at)
 
 
 PULSE_RANGE = ReadingRule(

@@ -7,16 +7,16 @@ import numpy as np
 from pydantic import Field
 
 from alerts.readings import Readings
-from alerts.rules.base import DIABETES, Columns, Fired, ReadingRule, RuleParams, as_float, mean_of
-from alerts.window import Series, window_start, window_sum
+from alerts.rules.base import DIABETES, Columns, Fired, ReadingRule, RuleParams, as_float, mean_of, take
+from alerts.window import Series, column_sum, upto, window_start, window_sum
 
 
 def _glucose(r: Readings, s: Series) -> np.ndarray:
-    return r.q["glucose"][s.pos]
+    return s.column(r, "glucose")
 
 
-def _shown(r: Readings, s: Series) -> dict[str, np.ndarray]:
-    return {"glucose_mg_dl": r.raw["glucose"][s.pos]}
+def _shown(r: Readings, s: Series, at: np.ndarray) -> dict[str, np.ndarray]:
+    return {"glucose_mg_dl": r.raw["glucose"][s.pos[at]]}
 
 
 class Level2Params(RuleParams):
@@ -30,7 +30,9 @@ class Level1Params(RuleParams):
 def _below(r: Readings, s: Series, p: Columns) -> Fired:
     g = _glucose(r, s)
     deficit = p.q("below_mg_dl") - g
-    return Fired(deficit > 0, as_float(g), as_float(deficit), _shown(r, s))
+    fires = deficit > 0
+    at = np.flatnonzero(fires)
+    return Fired(fires, as_float(g[at]), as_float(deficit[at]), _shown(r, s, at), at)
 
 
 GLUCOSE_LEVEL2 = ReadingRule(
@@ -70,7 +72,9 @@ class HighParams(RuleParams):
 def _above(r: Readings, s: Series, p: Columns) -> Fired:
     g = _glucose(r, s)
     excess = g - p.q("above_mg_dl")
-    return Fired(excess > 0, as_float(g), as_float(excess), _shown(r, s))
+    fires = excess > 0
+    at = np.flatnonzero(fires)
+    return Fired(fires, as_float(g[at]), as_float(excess[at]), _shown(r, s, at), at)
 
 
 GLUCOSE_VERY_HIGH = ReadingRule(
@@ -112,10 +116,11 @@ def _repeat(r: Readings, s: Series, p: Columns) -> Fired:
     g = _glucose(r, s)
     high = g > p.q("above_mg_dl")
     lo = window_start(s, p.hours_ms("within_hours"), closed=True)
-    hi = np.arange(len(s)) + 1
-    count = window_sum(high.astype(np.int64), lo, hi)
+    count = window_sum(high, lo)
     fires = high & (count >= p.int("readings"))
-    return Fired(fires, as_float(g), as_float(g), _shown(r, s) | {"high_readings": count.astype(np.float64)})
+    at = np.flatnonzero(fires)
+    shown = _shown(r, s, at) | {"high_readings": count[at].astype(np.float64)}
+    return Fired(fires, as_float(g[at]), as_float(g[at]), shown, at)
 
 
 GLUCOSE_REPEAT_HIGH = ReadingRule(
@@ -141,16 +146,17 @@ class FastingMeanParams(RuleParams):
 
 
 def _fasting_mean(r: Readings, s: Series, p: Columns) -> Fired:
-    g = _glucose(r, s)
     lo = window_start(s, p.days_ms("window_days"), closed=False)
-    hi = np.arange(len(s)) + 1
-    n = hi - lo
-    total = window_sum(g, lo, hi)
-    excess = total - p.q("above_mg_dl") * n
-    fires = (n >= p.int("min_readings")) & (excess > 0)
+    n = upto(s) - lo
+    total = column_sum(s, r, "glucose", lo)
+    limit = p.q("above_mg_dl")
+    fires = (n >= p.int("min_readings")) & (total > limit * n)
+    at = np.flatnonzero(fires)
+    n, total = n[at], total[at]
+    excess = total - take(limit, at) * n
     mean = mean_of(total, n)
     details = {"mean_glucose_mg_dl": mean, "readings": n.astype(np.float64)}
-    return Fired(fires, mean, (excess / np.maximum(n, 1)).astype(np.float64), details)
+    return Fired(fires, mean, (excess / np.maximum(n, 1)).astype(np.float64), details, at)
 
 
 GLUCOSE_FASTING_MEAN = ReadingRule(

@@ -34,8 +34,9 @@ IMPOSSIBLE_VALUE = ReadingRule(
 
 def _jump(r: Readings, s: Series, p: Columns) -> Fired:
     jumps = weight_jumps(r, s)
-    w = r.raw["weight"][s.pos]
-    return Fired(jumps, w, np.zeros(len(s)), {"weight_kg": w})
+    at = np.flatnonzero(jumps)
+    w = r.raw["weight"][s.pos[at]]
+    return Fired(jumps.copy(), w, np.zeros(at.size), {"weight_kg": w}, at)
 
 
 WEIGHT_JUMP = ReadingRule(

@@ -26,14 +26,19 @@ _FAR = np.iinfo(np.int64).max // 4
 
 
 def weight_jumps(r: Readings, s: Series) -> np.ndarray:
-    """True where the weight differs by more than 5 kg from any weight of the previous 24 h."""
-    w = r.q["weight"][s.pos]
-    lo = window_start(s, JUMP_WINDOW_MS, closed=True)
-    hi = np.arange(len(s))
-    highest = window_extreme(w, lo, hi, np.maximum, -_FAR)
-    lowest = window_extreme(w, lo, hi, np.minimum, _FAR)
-    limit = quantize_scalar(WEIGHT_DAILY_JUMP_IMPLAUSIBLE_KG)
-    return (hi > lo) & ((highest - w > limit) | (w - lowest > limit))
+    """True where the weight differs by more than 5 kg from any weight of the previous 24 h (computed once
+    per series: the jump rule and the selection of the weight-gain rules both need it)."""
+
+    def compute() -> np.ndarray:
+        w = s.column(r, "weight")
+        lo = window_start(s, JUMP_WINDOW_MS, closed=True)
+        hi = np.arange(len(s))
+        highest = window_extreme(w, lo, hi, np.maximum, -_FAR)
+        lowest = window_extreme(w, lo, hi, np.minimum, _FAR)
+        limit = quantize_scalar(WEIGHT_DAILY_JUMP_IMPLAUSIBLE_KG)
+        return (hi > lo) & ((highest - w > limit) | (w - lowest > limit))
+
+    return s.memo("weight_jumps", compute)
 
 
 class GainParams(RuleParams):
@@ -49,7 +54,7 @@ def _gain_rule(
     width = days * MS_PER_DAY
 
     def evaluate(r: Readings, s: Series, p: Columns) -> Fired:
-        w = r.q["weight"][s.pos]
+        w = s.column(r, "weight")
         lo = window_start(s, width + WEIGHT_SLACK_MS, closed=True)
         hi = window_end_before(s, width - WEIGHT_SLACK_MS)
         baseline = window_extreme(w, lo, hi, np.minimum, _FAR)
@@ -57,12 +62,10 @@ def _gain_rule(
         threshold = p.q("gain_kg")
         over = gain > threshold if strict else gain >= threshold
         fires = (hi > lo) & over
-        shown_gain = np.where(hi > lo, as_float(gain), np.nan)
-        details = {
-            "weight_kg": r.raw["weight"][s.pos],
-            "baseline_kg": np.where(hi > lo, as_float(baseline), np.nan),
-        }
-        return Fired(fires, shown_gain, np.nan_to_num(shown_gain), details)
+        at = np.flatnonzero(fires)  # every one has a baseline (hi > lo)
+        shown_gain = as_float(gain[at])
+        details = {"weight_kg": r.raw["weight"][s.pos[at]], "baseline_kg": as_float(baseline[at])}
+        return Fired(fires, shown_gain, np.nan_to_num(shown_gain), details, at)
 
     return ReadingRule(
         name=name,
