@@ -43,7 +43,7 @@ def _alerts_router() -> APIRouter | None:
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = open_pool(settings)
+        pool = open_pool(settings, max_size=settings.pool_size_per_worker)
         with pool.connection() as conn:
             app.state.alerts_tables = alert_marks.tables_exist(conn)
         app.state.pool = pool

@@ -26,6 +26,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     run.add_argument("--database-url", help="default: RPM_DATABASE_URL, else the local stack's")
     run.add_argument(
+        "--workers",
+        type=_positive,
+        default=default_workers(),
+        help="server processes sharing the port (default: the number of cores, here %(default)s); each"
+        " opens its share of RPM_API_POOL_MAX_SIZE connections",
+    )
+    run.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* from a TLS proxy on loopback"
     )
     secret = sub.add_parser("secret", help="write a random session secret into the state directory")
@@ -35,6 +42,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pw = sub.add_parser("set-password", help="set a user's password (read from standard input or a prompt)")
     pw.add_argument("email")
     pw.add_argument("--database-url", help="default: RPM_DATABASE_URL, else the local stack's")
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 64:
+        raise argparse.ArgumentTypeError("give 1 to 64 workers")
+    return number
 
 
 def _secret_path() -> Path:
@@ -99,11 +120,90 @@ def run(args: argparse.Namespace) -> int:
         return _set_password(args)
     import uvicorn
 
-    from careteam_api.app import create_app
+    settings = load_settings(_database_url(args))  # checked here, once, before any worker starts
+    # Each worker process builds the app from the environment (uvicorn imports the factory by name).
+    os.environ["RPM_API_DATABASE_URL"] = settings.database_url
+    os.environ[SECRET_ENV] = settings.session_secret.get_secret_value()
+    os.environ["RPM_API_WORKERS"] = str(args.workers)
+    if args.workers == 1:
+        uvicorn.run(
+            "careteam_api.cli:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            proxy_headers=args.proxy_headers,
+            log_level="info",
+        )
+        return 0
+    return _serve_workers(args)
 
-    app = create_app(load_settings(_database_url(args)))
-    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=args.proxy_headers, log_level="info")
-    return 0
+
+def _serve_workers(args: argparse.Namespace) -> int:
+    """N single-process uvicorn servers accepting on one listening socket bound here (`uvicorn --fd`).
+
+    Each worker wraps the inherited descriptor in a socket of its real family, so asyncio sets TCP_NODELAY on
+    accepted connections (`uvicorn --fd` assumes a Unix socket, and its --workers supervisor showed the
+    same symptom here: every response held back ~40 ms by Nagle and delayed ACKs). SIGTERM or SIGINT
+    stops them all.
+    """
+    import signal
+    import socket
+    import subprocess
+
+    listener = socket.create_server((args.host, args.port), backlog=2048)
+    listener.set_inheritable(True)
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from careteam_api.cli import serve_socket;"
+        " serve_socket(int(sys.argv[1]), sys.argv[2] == 'proxy')",
+        str(listener.fileno()),
+        "proxy" if args.proxy_headers else "direct",
+    ]
+    print(f"serving http://{args.host}:{args.port} with {args.workers} worker processes", flush=True)
+    workers = [subprocess.Popen(command, pass_fds=[listener.fileno()]) for _ in range(args.workers)]
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping and all(w.poll() is None for w in workers):
+            signal.sigtimedwait([signal.SIGCHLD], 1.0)
+    finally:
+        stop(signal.SIGTERM, None)
+        codes = [w.wait(timeout=30) for w in workers]
+        listener.close()
+    return 0 if stopping else next((c for c in codes if c), 1)
+
+
+def serve_socket(fd: int, proxy_headers: bool) -> None:
+    """One worker of `_serve_workers`: uvicorn on the inherited listening socket."""
+    import socket
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        "careteam_api.cli:app_from_environment",
+        factory=True,
+        proxy_headers=proxy_headers,
+        log_level="info",
+    )
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+
+
+def app_from_environment():
+    """The app of one uvicorn worker, from the RPM_API_* variables `run` set."""
+    from careteam_api.app import create_app
+    from careteam_api.settings import ApiSettings
+
+    return create_app(ApiSettings())
 
 
 def _set_password(args: argparse.Namespace) -> int:

@@ -1,7 +1,10 @@
 """The connection pool (opened in the app's lifespan) and the per-request transaction.
 
-The request owns the transaction: repositories never commit. A request that fails is rolled back, and the
-audit entries it had written are written again, marked failed, so an attempted read stays on record.
+The request owns the transaction: repositories never commit. The audit entries a request collects
+(`audit.record`) are inserted by one statement sent together with COMMIT (one round trip), before the
+response leaves: if they cannot be written, nothing is committed and the client gets an error, not the data.
+A request that fails is rolled back, and its audit entries are written marked failed, so an attempted read
+stays on record.
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from psycopg_pool import ConnectionPool
 from careteam_api.settings import ApiSettings
 
 
-def open_pool(settings: ApiSettings) -> ConnectionPool:
+def open_pool(settings: ApiSettings, *, max_size: int | None = None) -> ConnectionPool:
+    """The process's pool; `max_size` overrides the settings' (each uvicorn worker gets its share)."""
+    size = max_size or settings.pool_max_size
     pool = ConnectionPool(
         settings.database_url,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
+        min_size=min(settings.pool_min_size, size),
+        max_size=size,
         open=False,
         kwargs={"application_name": "careteam_api"},
     )
@@ -30,18 +35,19 @@ def open_pool(settings: ApiSettings) -> ConnectionPool:
 
 def get_db(request: Request) -> Iterator[psycopg.Connection]:
     """One transaction per request: committed when the handler returns, rolled back when it raises."""
-    from careteam_api.audit import rewrite_failed
+    from careteam_api import audit
 
     pool: ConnectionPool = request.app.state.pool
     with pool.connection() as conn:
+        audit.bind(request, conn)
         try:
             yield conn
         except BaseException:
             conn.rollback()
-            rewrite_failed(conn, request)
+            audit.rewrite_failed(conn, request)
             conn.commit()
             raise
-        conn.commit()
+        audit.commit_with_entries(conn, request)
 
 
 # scope="function": the transaction ends when the handler returns, before the response is sent, so a client

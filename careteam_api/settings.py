@@ -39,10 +39,18 @@ class ApiSettings(BaseSettings):
     login_max_failures_per_account: int = Field(5, ge=1, le=1000)
     login_max_failures_per_ip: int = Field(20, ge=1, le=100000)
     pool_min_size: int = Field(2, ge=1, le=100)
-    pool_max_size: int = Field(20, ge=1, le=200)
+    pool_max_size: int = Field(
+        20, ge=1, le=200, description="connections of the whole server, shared out among its workers"
+    )
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (set by `rpm api run`)")
     trust_forwarded_for: bool = Field(
         False, description="take the client IP from X-Forwarded-For (behind a proxy)"
     )
+
+    @property
+    def pool_size_per_worker(self) -> int:
+        """Each worker's pool: its share of pool_max_size, at least 2 (a request and a login)."""
+        return max(2, -(-self.pool_max_size // self.workers))
 
     @field_validator("session_secret")
     @classmethod

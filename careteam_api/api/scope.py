@@ -15,7 +15,14 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from careteam_api import audit
-from careteam_api.auth.deps import CurrentUser, require
+from careteam_api.auth.deps import (
+    CurrentUser,
+    PresentedCredentials,
+    Settings,
+    accept,
+    authenticated,
+    require,
+)
 from careteam_api.auth.roles import Capability, allows
 from careteam_api.auth.sessions import Principal
 from careteam_api.db import DbSession
@@ -41,15 +48,26 @@ class ScopedPatient:
 PatientIdPath = Annotated[uuid.UUID, Path(description="the patient's id (a patient of your practice)")]
 
 
+_PATIENT = (
+    "SELECT patient_id, practice_id, mrn, given_name, family_name, birth_date, timezone FROM patients"
+    " WHERE patient_id = %s AND practice_id = %s"
+)
+
+
 def patient_scope(capability: Capability):
     def load(
-        patient_id: PatientIdPath, request: Request, conn: DbSession, user: CurrentUser
+        patient_id: PatientIdPath,
+        request: Request,
+        conn: DbSession,
+        settings: Settings,
+        creds: PresentedCredentials,
     ) -> ScopedPatient:
-        row = conn.execute(
-            "SELECT patient_id, practice_id, mrn, given_name, family_name, birth_date, timezone FROM patients"
-            " WHERE patient_id = %s AND practice_id = %s",
-            (patient_id, user.practice_id),
-        ).fetchone()
+        # The session and the patient in one query, unless another dependency authenticated already.
+        user = authenticated(request)
+        if user is None:
+            user, row = accept(request, conn, settings, creds, patient_id=patient_id)
+        else:
+            row = conn.execute(_PATIENT, (patient_id, user.practice_id)).fetchone()
         if row is None:
             raise NotFound(f"no patient {patient_id} in your practice")
         audit.record(conn, request, user, patient_id=patient_id)

@@ -6,8 +6,10 @@ session's CSRF token (header X-CSRF-Token or form field csrf_token). Bearer-toke
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
@@ -29,7 +31,8 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def get_settings(request: Request) -> ApiSettings:
+# Dependencies that do no I/O are async: FastAPI runs them on the event loop, not in a thread of the pool.
+async def get_settings(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
@@ -59,24 +62,60 @@ async def csrf_presented(request: Request) -> str | None:
     return None if request.method in _SAFE_METHODS else await _csrf_from(request)
 
 
-def current_principal(
-    request: Request,
-    conn: DbSession,
-    settings: Settings,
+@dataclass(frozen=True)
+class Credentials:
+    """The token a request presents: a bearer token, or the console's cookie (with its CSRF token)."""
+
+    token: str
+    from_cookie: bool
+    csrf: str | None
+
+
+async def credentials(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     cookie: Annotated[str | None, Depends(cookie_scheme)],
     csrf: Annotated[str | None, Depends(csrf_presented)],
-) -> Principal:
+) -> Credentials:
     if bearer is not None:
-        return sessions.authenticate(conn, settings, bearer.credentials)
+        return Credentials(bearer.credentials, False, None)
     if cookie:
-        principal = sessions.authenticate(conn, settings, cookie)
+        return Credentials(cookie, True, csrf)
+    raise NotAuthenticated("not logged in: send 'Authorization: Bearer <token>' or log in at /login")
+
+
+PresentedCredentials = Annotated[Credentials, Depends(credentials)]
+
+
+def authenticated(request: Request) -> Principal | None:
+    """The principal this request was already authenticated as (by whichever dependency ran first)."""
+    return getattr(request.state, "authenticated", None)
+
+
+def accept(
+    request: Request, conn: psycopg.Connection, settings: ApiSettings, creds: Credentials, *, patient_id=None
+) -> tuple[Principal, tuple | None]:
+    """Authenticate the request (once), checking the CSRF token of a cookie session's change; with
+    `patient_id`, also fetch that patient of the user's practice in the same query."""
+    if patient_id is None:
+        principal, patient = sessions.authenticate(conn, settings, creds.token), None
+    else:
+        principal, patient = sessions.authenticate_with_patient(conn, settings, creds.token, patient_id)
+    if creds.from_cookie:
         secret = settings.session_secret.get_secret_value()
-        if request.method not in _SAFE_METHODS and not csrf_ok(secret, cookie, csrf):
+        if request.method not in _SAFE_METHODS and not csrf_ok(secret, creds.token, creds.csrf):
             raise Forbidden(f"missing or wrong CSRF token: send the page's token in the {CSRF_HEADER} header")
         request.state.principal = principal
-        return principal
-    raise NotAuthenticated("not logged in: send 'Authorization: Bearer <token>' or log in at /login")
+    request.state.authenticated = principal
+    return principal, patient
+
+
+def current_principal(
+    request: Request, conn: DbSession, settings: Settings, creds: PresentedCredentials
+) -> Principal:
+    principal = authenticated(request)
+    if principal is None:
+        principal, _ = accept(request, conn, settings, creds)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]
@@ -85,7 +124,7 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 def require(capability: Capability):
     """A dependency that lets the request through only for roles with `capability`."""
 
-    def check(user: CurrentUser) -> Principal:
+    async def check(user: CurrentUser) -> Principal:
         if not allows(user.role, capability):
             raise Forbidden(f"a {user.role} may not do this (needs {capability.value})")
         return user

@@ -66,17 +66,49 @@ def create(
     return token, row[0]
 
 
+_SESSION_COLUMNS = (
+    "s.session_id, s.kind, s.revoked_at IS NOT NULL, s.expires_at <= now(),"
+    " now() - s.last_seen_at, u.user_id, u.practice_id, u.role, u.full_name, u.email, u.active"
+)
+_SESSION_FIELDS = 11
+_LOOKUP = (
+    f"SELECT {_SESSION_COLUMNS} FROM api_sessions s JOIN users u USING (user_id) WHERE s.token_hash = %s"
+)
+# The session and, in the same round trip, a patient of the session user's practice (NULLs when there is
+# none: another practice's patient looks exactly like a missing one).
+_LOOKUP_WITH_PATIENT = (
+    f"SELECT {_SESSION_COLUMNS}, p.patient_id, p.practice_id, p.mrn, p.given_name, p.family_name,"
+    " p.birth_date, p.timezone FROM api_sessions s JOIN users u USING (user_id)"
+    " LEFT JOIN patients p ON p.patient_id = %s AND p.practice_id = u.practice_id WHERE s.token_hash = %s"
+)
+
+
 def authenticate(conn: psycopg.Connection, settings: ApiSettings, token: str) -> Principal:
     """The user behind `token`, or NotAuthenticated saying why; ends console sessions left idle too long."""
+    row = conn.execute(_LOOKUP, (token_hash(settings.session_secret.get_secret_value(), token),)).fetchone()
+    return _principal(conn, settings, token, row)
+
+
+def authenticate_with_patient(
+    conn: psycopg.Connection, settings: ApiSettings, token: str, patient_id: uuid.UUID
+) -> tuple[Principal, tuple | None]:
+    """`authenticate`, plus the patient's row (patient_id, practice_id, mrn, given_name, family_name,
+    birth_date, timezone) when the patient belongs to the user's practice, else None: one query."""
     row = conn.execute(
-        "SELECT s.session_id, s.kind, s.revoked_at IS NOT NULL, s.expires_at <= now(),"
-        " now() - s.last_seen_at, u.user_id, u.practice_id, u.role, u.full_name, u.email, u.active"
-        " FROM api_sessions s JOIN users u USING (user_id) WHERE s.token_hash = %s",
-        (token_hash(settings.session_secret.get_secret_value(), token),),
+        _LOOKUP_WITH_PATIENT, (patient_id, token_hash(settings.session_secret.get_secret_value(), token))
     ).fetchone()
+    principal = _principal(conn, settings, token, row)
+    assert row is not None
+    patient = row[_SESSION_FIELDS:]
+    return principal, (patient if patient[0] is not None else None)
+
+
+def _principal(conn: psycopg.Connection, settings: ApiSettings, token: str, row: tuple | None) -> Principal:
     if row is None:
         raise NotAuthenticated("not logged in: the session or token is unknown; log in again")
-    session_id, kind, revoked, expired, idle, user_id, practice_id, role, name, email, active = row
+    session_id, kind, revoked, expired, idle, user_id, practice_id, role, name, email, active = row[
+        :_SESSION_FIELDS
+    ]
     if revoked:
         raise NotAuthenticated("the session was ended; log in again")
     if expired:
