@@ -6,9 +6,8 @@ import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
-from simulators.fleet.hubs import FleetHub
 from simulators.fleet.shard import ShardPlan, ShardReport, run_shard
 
 HOMES_PER_PROCESS = 2000
@@ -17,31 +16,16 @@ few hundred MiB of paho and SSL state, and keepalives of 2,000 clients are a neg
 
 
 @dataclass(frozen=True)
-class FleetPlan:
-    hubs: tuple[FleetHub, ...]
-    broker_url: str
-    rate: float = 0.0
-    backlog: int = 0
-    per_message: int = 1
-    seconds: float = 10.0
-    status_every_s: float = 60.0
+class FleetPlan(ShardPlan):
+    """A shard's plan for the whole fleet, plus how many processes share it."""
+
     processes: int = 0
     """0: one per `HOMES_PER_PROCESS` homes, at most the CPU count."""
-    connect_rate: float = 200.0
-    """TLS connections per second per process while the fleet connects."""
-    seed: int = 0
 
 
 @dataclass
-class FleetReport:
-    homes: int = 0
-    connected: int = 0
-    messages: int = 0
-    readings: int = 0
-    statuses: int = 0
-    acknowledged: int = 0
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)
+class FleetReport(ShardReport):
+    """The shards' reports added up."""
 
     def add(self, shard: ShardReport) -> None:
         self.homes += shard.homes
@@ -72,18 +56,9 @@ def shard_plans(plan: FleetPlan) -> list[ShardPlan]:
     """Homes dealt round-robin into shards; each shard gets its share of the rate."""
     count = shard_count(plan)
     shards = [plan.hubs[i::count] for i in range(count)]
+    common = {f.name: getattr(plan, f.name) for f in fields(ShardPlan)}
     return [
-        ShardPlan(
-            hubs=tuple(hubs),
-            broker_url=plan.broker_url,
-            rate=plan.rate * len(hubs) / len(plan.hubs),
-            backlog=plan.backlog,
-            per_message=plan.per_message,
-            seconds=plan.seconds,
-            status_every_s=plan.status_every_s,
-            connect_rate=plan.connect_rate,
-            seed=plan.seed,
-        )
+        ShardPlan(**{**common, "hubs": tuple(hubs), "rate": plan.rate * len(hubs) / len(plan.hubs)})
         for hubs in shards
         if hubs
     ]
