@@ -29,13 +29,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -45,11 +44,10 @@ import psycopg  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
-from psycopg import sql  # noqa: E402
 
+from bench.scratch import scratch_database  # noqa: E402
 from broker.contract import reading_id_for  # noqa: E402
 from broker.topics import Channel, hub_topic, shared_filter  # noqa: E402
-from database.migrate import migrate  # noqa: E402
 from ingest import notify  # noqa: E402
 from rpmctl.services.progress import Progress  # noqa: E402
 from rpmctl.services.stack import LocalStack  # noqa: E402
@@ -249,20 +247,6 @@ def raw_drain(url: str, client_id: str, expected: int) -> float:
 
 
 # --- database ---
-@contextmanager
-def scratch_database(url: str) -> Iterator[str]:
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    scratch = urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-    try:
-        migrate(scratch)
-        yield scratch
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def seed(url: str, devices: range) -> None:
     """One patient per device, each device assigned to its patient (COPY: seconds for tens of thousands)."""
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
@@ -328,19 +312,32 @@ class Workers:
     def __init__(self, env: Env, count_: int, group: str) -> None:
         self.env, self.group = env, group
         self.ids = [f"bench-{group}-{i}" for i in range(count_)]
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.processes: list[subprocess.Popen[str]] = []
 
     def prepare(self) -> None:
         for worker_id in self.ids:
             prepare_session(self.env.mqtt_url, f"ingest-{worker_id}", self.group)
 
-    def start(self) -> None:
+    def start(self, wait_connected: bool = False) -> None:
+        """Start the workers; with `wait_connected`, return once every one holds its broker connection.
+
+        Their sessions exist beforehand (`prepare`), so the broker already deals messages to a worker that is
+        still starting; a latency measurement that began before then would time the start-up, not ingest."""
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        connected: list[threading.Event] = []
+        level = "INFO" if wait_connected else "WARNING"
         for worker_id in self.ids:
             argv = [sys.executable, "-m", "rpmctl.main", "ingest", "run", "--worker-id", worker_id,
                     "--share-group", self.group, "--database-url", self.env.database_url,
-                    "--mqtt-url", self.env.mqtt_url, "--log-level", "WARNING"]  # fmt: skip
-            self.processes.append(subprocess.Popen(argv, cwd=ROOT, env=env))
+                    "--mqtt-url", self.env.mqtt_url, "--log-level", level]  # fmt: skip
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+            self.processes.append(process)
+            event = threading.Event()
+            connected.append(event)
+            threading.Thread(target=_relay, args=(process, event), daemon=True).start()
+        for event in connected if wait_connected else ():
+            if not event.wait(60):
+                raise RuntimeError("an ingest worker did not connect to the broker within 60 s")
 
     def stop(self) -> None:
         for process in self.processes:
@@ -352,6 +349,16 @@ class Workers:
     def forget(self) -> None:
         for worker_id in self.ids:
             forget_session(self.env.mqtt_url, f"ingest-{worker_id}")
+
+
+def _relay(process: subprocess.Popen[str], connected: threading.Event) -> None:
+    """Pass a worker's log on to ours, keeping only warnings and errors, and note its first connection."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "connected to" in line and "disconnected" not in line:
+            connected.set()
+        elif " INFO " not in line:
+            sys.stderr.write(line)
 
 
 def drain_rate(url: str, expected: int, baseline: int = 0) -> float:
@@ -424,7 +431,7 @@ def latency_run(
     group = f"l{uuid.uuid4().hex[:8]}"
     team = Workers(env, workers, group)
     team.prepare()
-    team.start()
+    team.start(wait_connected=True)
     notified: dict[str, float] = {}
     stop = threading.Event()
 
@@ -446,12 +453,14 @@ def latency_run(
         # The clock starts only once a first reading went through, so worker start-up (seconds on a busy
         # machine) is not counted as latency of the first messages.
         warm_up, devices = devices[0], devices[1:]
+        for started in [pool.submit(time.sleep, 0.5) for _ in env.hubs]:  # every publisher process spawned
+            started.result()
         pool.submit(publish_paced, env.hubs[0], env.hub_url, [warm_up], rate, time.time()).result()
         deadline = time.monotonic() + 60
         while str(patient_uuid(warm_up)) not in notified and time.monotonic() < deadline:
             time.sleep(POLL_S)
         parts = _split(devices, len(env.hubs))
-        start_at = time.time() + 1.0
+        start_at = time.time() + 2.0  # after each publisher's TLS connection
         jobs = [
             pool.submit(publish_paced, hub, env.hub_url, list(part), rate / len(env.hubs), start_at)
             for hub, part in zip(env.hubs, parts, strict=True)
@@ -470,7 +479,38 @@ def latency_run(
     missing = len(sent) - (len(notified) - 1)
     if missing:
         raise RuntimeError(f"{missing} readings were never notified")
-    return [notified[str(patient_uuid(d))] - t for d, t in sent.items()]
+    started = transaction_starts(env.database_url)
+    return [
+        Latency(
+            total=notified[str(patient_uuid(d))] - t,
+            to_transaction=started[str(patient_uuid(d))] - t,
+            published_at=t,
+        )
+        for d, t in sent.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One reading's trip, split where a tail would show its cause: `to_transaction` is publish -> the start
+    of the transaction that stored it (broker hops, the worker's receive and batching wait); the rest of
+    `total` is that transaction (staging COPY, insert, commit) and the notification's way to the listener."""
+
+    total: float
+    to_transaction: float
+    published_at: float
+
+    @property
+    def in_transaction(self) -> float:
+        return self.total - self.to_transaction
+
+
+def transaction_starts(url: str) -> dict[str, float]:
+    """Patient -> start of the transaction that stored its reading (`ingested_at` defaults to now())."""
+    query = "SELECT patient_id::text, extract(epoch FROM ingested_at) FROM readings"
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(query).fetchall()
+    return {patient: float(at) for patient, at in rows}
 
 
 # --- main ---
@@ -487,7 +527,11 @@ class Plan:
 
 
 def _median(values: list[float]) -> float:
-    return statistics.median(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short run of each measurement (~1 minute)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="ingest worker processes")
+    parser.add_argument("--latency-only", action="store_true", help="only (b), the latency at 1,000/s")
     args = parser.parse_args(argv)
     if args.quick:
         plan = Plan(
@@ -509,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     endpoints = stack.up()
     admin = stack.mosquitto.admin()
     results: dict[str, list[float]] = {k: [] for k in ("single", "batched", "copy", "mqtt")}
-    latencies: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(endpoints.database_url) as db:
+    latencies: list[Latency] = []
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(endpoints.database_url, "bench") as db:
         fleet = provision(
             Path(tmp),
             plan.hubs,
@@ -531,6 +576,10 @@ def main(argv: list[str] | None = None) -> int:
                 for run in range(plan.runs):
                     seq0 = run * 10_000
                     step = _progress(run, plan.runs)
+                    if args.latency_only:
+                        latencies += latency_run(pool, env, plan.workers, lat_devices, plan.rate)
+                        step("latency p99 ms", 1000 * _p99([x.total for x in latencies]))
+                        continue
                     results["mqtt"].append(mqtt_run(pool, env, range(plan.devices), per_single, seq0))
                     step("raw mqtt", results["mqtt"][-1])
                     truncate(db)
@@ -547,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     step("ingest batched", results["batched"][-1])
                     latencies += latency_run(pool, env, plan.workers, lat_devices, plan.rate)
-                    step("latency p99 ms", 1000 * statistics.quantiles(latencies, n=100)[98])
+                    step("latency p99 ms", 1000 * _p99([x.total for x in latencies]))
         finally:
             for hub in hubs:
                 admin.revoke_hub(hub.hub_id)
@@ -562,11 +611,11 @@ def _progress(run: int, runs: int) -> Callable[[str, float], None]:
     return step
 
 
-def _report(plan: Plan, results: dict[str, list[float]], latencies: list[float]) -> None:
+def _report(plan: Plan, results: dict[str, list[float]], latencies: list[Latency]) -> None:
     single, batched = _median(results["single"]), _median(results["batched"])
     copy_rate, mqtt_rate = _median(results["copy"]), _median(results["mqtt"])
-    cuts = statistics.quantiles(latencies, n=100)
-    p50, p99 = 1000 * statistics.median(latencies), 1000 * cuts[98]
+    totals = [x.total for x in latencies]
+    p50, p99 = 1000 * statistics.median(totals), 1000 * _p99(totals)
     print(f"\ningest bench: {plan.workers} workers, {os.cpu_count()} CPUs, medians of {plan.runs} run(s)\n")
     print("| measurement | result | target |")
     print("|---|---:|---|")
@@ -576,10 +625,35 @@ def _report(plan: Plan, results: dict[str, list[float]], latencies: list[float])
     print(
         f"| (b) latency publish -> committed at {plan.rate:,.0f} readings/s, p99 (ms) | {p99:,.1f} | < 250 |"
     )
+    for part in ("to_transaction", "in_transaction"):
+        values = [getattr(x, part) for x in latencies]
+        print(
+            f"| (b) of which {part.replace('_', ' ')}, p50 / p99 (ms) | "
+            f"{1000 * statistics.median(values):,.1f} / {1000 * _p99(values):,.1f} | |"
+        )
     print(f"| (c) raw binary COPY into the hypertable (rows/s) | {copy_rate:,.0f} | |")
     print(f"| (c) raw Mosquitto QoS 1 drain, paho, no processing (messages/s) | {mqtt_rate:,.0f} | |")
     print(f"| (d) batched ingest / raw COPY | {batched / copy_rate:.0%} | >= 50% |")
     print(f"| (d) single-reading ingest / raw Mosquitto | {single / mqtt_rate:.0%} | |")
+    _tail(latencies)
+
+
+def _tail(latencies: list[Latency], over_s: float = 0.25) -> None:
+    """Where the slow readings fall in time: a stall shows as a cluster, CPU contention as a spread."""
+    slow = [x for x in latencies if x.total > over_s]
+    if not slow:
+        return
+    print(f"\n{len(slow)} of {len(latencies)} readings over {1000 * over_s:.0f} ms, by second of publishing:")
+    start = min(x.published_at for x in latencies)
+    seconds: dict[int, list[Latency]] = {}
+    for x in slow:
+        seconds.setdefault(int(x.published_at - start), []).append(x)
+    for second, group in sorted(seconds.items()):
+        worst = max(group, key=lambda x: x.total)
+        print(
+            f"  +{second:>4d} s: {len(group):>4d} slow, worst {1000 * worst.total:,.0f} ms "
+            f"({1000 * worst.to_transaction:,.0f} ms to its transaction)"
+        )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from psycopg import sql
 from broker.admin.accounts import BrokerAdmin
 from broker.topics import Channel, hub_topic
 from database.migrate import migrate
-from ingest.config import IngestConfig
 from rpmctl.services.endpoints import Endpoints
 from tests.conftest import ProvisionedHub
 from tests.mqtt_helpers import TlsFiles
@@ -35,6 +34,7 @@ from tests.test_ingest_support import (
     seed_assignment,
     unique,
     wait_for,
+    worker_config,
     worker_thread,
 )
 
@@ -187,10 +187,7 @@ def ingested(
         seed_assignment(module_database, device)
     payloads = {name: case.payload(hub_id) for name, case in CASES.items()}
     quality = batch_payload(hub_id, [bp_reading("SN-Q", 0, pulse_bpm=310.0)])
-    worker_config = IngestConfig(
-        database_url=module_database, mqtt_url=mqtt_url, worker_id=unique("t"), share_group=unique("g")
-    )
-    with worker_thread(worker_config):
+    with worker_thread(worker_config(module_database, mqtt_url)):
         pub = hub_publisher(hub)
         try:
             for name, case in CASES.items():
@@ -256,8 +253,7 @@ def test_hub_status_keeps_the_newest_and_events_are_stored_once(
     url, hub = scratch_database_url, provision_hub()
     newer, older = BASE_TIME + dt.timedelta(minutes=5), BASE_TIME
     event = _event(hub.hub_id, type="battery_low", device_id="SN-B", message="battery at 5%")
-    config = IngestConfig(database_url=url, mqtt_url=mqtt_url, worker_id=unique("t"), share_group=unique("g"))
-    with worker_thread(config):
+    with worker_thread(worker_config(url, mqtt_url)):
         pub = hub_publisher(hub)
         try:
             publish_all(pub, hub_topic(hub.hub_id, Channel.STATUS), [_status(hub.hub_id, sent_at=iso(newer))])

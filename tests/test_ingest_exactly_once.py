@@ -20,7 +20,6 @@ import pytest
 
 from broker.topics import Channel, hub_topic
 from database.migrate import migrate
-from ingest.config import IngestConfig
 from rpmctl.services.progress import Progress
 from rpmctl.services.stack import LocalStack
 from tests.conftest import ProvisionedHub
@@ -38,6 +37,7 @@ from tests.test_ingest_support import (
     seed_assignment,
     unique,
     wait_for,
+    worker_config,
     worker_thread,
 )
 
@@ -137,8 +137,8 @@ def test_two_workers_share_the_load_and_store_each_reading_once(
         seed_assignment(url, f"EO-{device:02d}")
     payloads, expected = _messages(hub.hub_id, 4000, random.Random(11))
     group = unique("g")
-    first = IngestConfig(database_url=url, mqtt_url=mqtt_url, worker_id=unique("a"), share_group=group)
-    second = IngestConfig(database_url=url, mqtt_url=mqtt_url, worker_id=unique("b"), share_group=group)
+    first = worker_config(url, mqtt_url, worker_id=unique("a"), share_group=group)
+    second = worker_config(url, mqtt_url, worker_id=unique("b"), share_group=group)
     with worker_thread(first) as a, worker_thread(second) as b:
         publisher = hub_publisher(hub)
         try:

@@ -16,7 +16,6 @@ import pytest
 from broker.topics import Channel, hub_topic
 from database.migrate import migrate
 from ingest import notify
-from ingest.config import IngestConfig
 from ingest.store import BatchWriter
 from ingest.worker import CommittedBatch, resolve_all
 from tests.conftest import ProvisionedHub
@@ -28,23 +27,12 @@ from tests.test_ingest_support import (
     publish_all,
     scalar,
     seed_assignment,
-    unique,
     wait_for,
+    worker_config,
     worker_thread,
 )
 
 pytestmark = pytest.mark.services
-
-
-def _config(database_url: str, mqtt_url: str, **changes: object) -> IngestConfig:
-    settings: dict[str, object] = {
-        "database_url": database_url,
-        "mqtt_url": mqtt_url,
-        "worker_id": unique("t"),
-        "share_group": unique("g"),
-    }
-    settings.update(changes)
-    return IngestConfig(**settings)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -61,7 +49,7 @@ def test_batch_is_stored_for_the_assigned_patient_and_notified(
     committed: queue.Queue[CommittedBatch] = queue.Queue()
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute(f"LISTEN {notify.CHANNEL}")
-        with worker_thread(_config(db_url, mqtt_url), on_commit=committed.put):
+        with worker_thread(worker_config(db_url, mqtt_url), on_commit=committed.put):
             pub = hub_publisher(hub)
             try:
                 readings = [bp_reading("SN-A", i) for i in range(20)]
@@ -87,7 +75,7 @@ def test_unassigned_device_is_registered_parked_and_resolved_later(
 ) -> None:
     hub = provision_hub()
     readings = [bp_reading("SN-NEW", i) for i in range(5)]
-    with worker_thread(_config(db_url, mqtt_url)):
+    with worker_thread(worker_config(db_url, mqtt_url)):
         pub = hub_publisher(hub)
         try:
             publish_all(pub, hub_topic(hub.hub_id, Channel.READINGS), [batch_payload(hub.hub_id, readings)])
@@ -117,7 +105,7 @@ def test_metrics_endpoint_serves_the_counters(
 ) -> None:
     hub = provision_hub()
     seed_assignment(db_url, "SN-M")
-    config = _config(db_url, mqtt_url)
+    config = worker_config(db_url, mqtt_url)
     with worker_thread(config) as worker:
         port = worker.metrics.serve(_free_port())
         try:
@@ -175,7 +163,7 @@ def test_cli_resolve_parked_stores_newly_assigned_readings(
     from rpmctl.main import main
 
     hub = provision_hub()
-    with worker_thread(_config(db_url, mqtt_url)):
+    with worker_thread(worker_config(db_url, mqtt_url)):
         pub = hub_publisher(hub)
         try:
             payload = batch_payload(hub.hub_id, [bp_reading("SN-LATE", i) for i in range(3)])

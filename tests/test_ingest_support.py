@@ -121,6 +121,25 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_FOR
         time.sleep(0.05)
 
 
+TEST_SESSION_EXPIRY_S = 900
+"""How long the broker keeps a test worker's session once it disconnected. A deployed worker's session lasts a
+week; a test run that is killed before its clean-up would leave a share group that queues every later
+test's messages for that week, so test workers ask for minutes."""
+
+
+def worker_config(database_url: str, mqtt_url: str, **changes: object) -> IngestConfig:
+    """A test worker's settings: its own id and share group (unless given), a session of minutes."""
+    settings: dict[str, object] = {
+        "database_url": database_url,
+        "mqtt_url": mqtt_url,
+        "worker_id": unique("t"),
+        "share_group": unique("g"),
+        "session_expiry_s": TEST_SESSION_EXPIRY_S,
+    }
+    settings.update(changes)
+    return IngestConfig(**settings)  # type: ignore[arg-type]
+
+
 def forget_sessions(mqtt_url: str, client_ids: list[str]) -> None:
     """Delete the broker sessions of these client ids, so a test's share group queues nothing afterwards."""
     for client_id in client_ids:
@@ -128,7 +147,9 @@ def forget_sessions(mqtt_url: str, client_ids: list[str]) -> None:
         client.close()
 
 
-def prepare_session(mqtt_url: str, client_id: str, share_group: str, expiry_s: int = 3600) -> None:
+def prepare_session(
+    mqtt_url: str, client_id: str, share_group: str, expiry_s: int = TEST_SESSION_EXPIRY_S
+) -> None:
     """Create a worker's broker session with its shared subscriptions, as a deployed worker has one: messages
     published before the worker process is up are queued for it instead of going to no subscriber."""
     client = TestClient(mqtt_url, client_id, clean_start=True, session_expiry_s=expiry_s).connect()
@@ -191,6 +212,8 @@ class WorkerProcess:
             mqtt_url,
             "--log-level",
             "INFO",
+            "--session-expiry-s",
+            str(TEST_SESSION_EXPIRY_S),
             *extra,
         ]
         self.client_id = f"ingest-{worker_id}"
