@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.admin import pki
+from broker.admin import dynsec, pki
 from broker.admin.accounts import BrokerAdmin, ProvisioningError
 from broker.errors import TopicError
 from broker.topics import Channel, hub_topic
@@ -202,6 +202,39 @@ def test_hub_cannot_be_provisioned_twice_or_with_a_bad_id(
         broker_admin.add_hub(hub.hub_id, broker_url=services.mqtt_hub_url, out_dir=tmp_path)
     with pytest.raises(TopicError, match="invalid hub_id"):
         broker_admin.add_hub("../etc", broker_url=services.mqtt_hub_url, out_dir=tmp_path)
+
+
+def test_bulk_provisioning_is_all_or_nothing(
+    broker_admin: BrokerAdmin,
+    provision_hub: Callable[..., ProvisionedHub],
+    services: Endpoints,
+    tmp_path: Path,
+) -> None:
+    taken = provision_hub()
+    fresh = [f"bulk-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    with pytest.raises(ProvisioningError, match="already has credentials"):
+        broker_admin.add_hubs([*fresh, taken.hub_id], broker_url=services.mqtt_hub_url, out_dir=tmp_path)
+    assert not set(fresh) & set(broker_admin.hubs()), "a refused bulk request registered hubs"
+
+    # The broker refuses the last hub (its role exists already): the hubs before it are undone.
+    clash = dynsec.hub_role_name(fresh[-1])
+    broker_admin._control().run([{"command": "createRole", "rolename": clash}])
+    with pytest.raises(ProvisioningError, match="refused 3 hubs"):
+        broker_admin.add_hubs(fresh, broker_url=services.mqtt_hub_url, out_dir=tmp_path)
+    assert not set(fresh) & set(broker_admin.hubs())
+    with pytest.raises(dynsec.DynsecError, match="not found"):
+        broker_admin._control().run([{"command": "getClient", "username": fresh[0]}])
+
+    bundles = broker_admin.add_hubs(fresh, broker_url=services.mqtt_hub_url, out_dir=tmp_path)
+    try:
+        assert [b.hub_id for b in bundles] == fresh
+        assert set(fresh) <= set(broker_admin.hubs())
+        for bundle in bundles:
+            assert (bundle.directory / "hub.key").exists()
+            assert bundle.config_file.exists()
+    finally:
+        for hub_id in fresh:
+            broker_admin.revoke_hub(hub_id)
 
 
 def test_bundle_secrets_are_private(provision_hub: Callable[..., ProvisionedHub]) -> None:

@@ -24,6 +24,9 @@ CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 # Control commands are answered within milliseconds on a healthy broker.
 CONTROL_TIMEOUT_S = 10.0
+PER_COMMAND_TIMEOUT_S = 0.2
+"""The plugin rewrites its whole config file after each change: with thousands of hubs registered, a bulk
+request of hundreds of commands takes seconds."""
 
 
 class DynsecError(Exception):
@@ -198,7 +201,7 @@ class ControlClient:
                 )
             tagged = [{**cmd, "correlationData": f"{correlation}-{i}"} for i, cmd in enumerate(commands)]
             client.publish(CONTROL_TOPIC, json.dumps({"commands": tagged}), qos=1)
-            if not done.wait(CONTROL_TIMEOUT_S):
+            if not done.wait(CONTROL_TIMEOUT_S + PER_COMMAND_TIMEOUT_S * len(commands)):
                 raise DynsecError("the broker did not answer the provisioning commands")
         finally:
             client.disconnect()

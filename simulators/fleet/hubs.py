@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 MANIFEST = "fleet.json"
 MANIFEST_VERSION = 1
+PROVISION_CHUNK = 100
+"""Hubs provisioned per request to the broker (see `BrokerAdmin.add_hubs`)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class FleetHub:
 class HubAdmin(Protocol):
     """The part of `broker.admin.accounts.BrokerAdmin` provisioning uses."""
 
-    def add_hub(self, hub_id: str, *, broker_url: str, out_dir: Path) -> Any: ...
+    def add_hubs(self, hub_ids: list[str], *, broker_url: str, out_dir: Path) -> list[Any]: ...
 
     def revoke_hub(self, hub_id: str) -> None: ...
 
@@ -79,29 +81,31 @@ def provision(
     prefix: str = "fleet",
     progress: Callable[[int, int], None] | None = None,
 ) -> list[FleetHub]:
-    """The first `homes` hubs `<prefix>-00000...`, provisioning those not usable yet (about 50 ms each)."""
+    """The first `homes` hubs `<prefix>-00000...`, provisioning those not usable yet, in chunks."""
     directory.mkdir(parents=True, exist_ok=True)
     known = _load(directory)
     registered = {hub_id for hub_id, entry in admin.hubs().items() if entry.get("revoked_at") is None}
-    fleet: list[FleetHub] = []
-    added = 0
-    for index in range(homes):
-        hub_id = hub_id_for(prefix, index)
-        entry = known.get(hub_id)
-        bundle_dir = directory / hub_id
-        if entry is None or hub_id not in registered or not (bundle_dir / "hub.key").exists():
+    wanted = [hub_id_for(prefix, index) for index in range(homes)]
+    missing = [
+        hub_id
+        for hub_id in wanted
+        if hub_id not in known or hub_id not in registered or not (directory / hub_id / "hub.key").exists()
+    ]
+    for start in range(0, len(missing), PROVISION_CHUNK):
+        chunk = missing[start : start + PROVISION_CHUNK]
+        for hub_id in chunk:
             if hub_id in registered:
                 admin.revoke_hub(hub_id)  # files lost: issue new credentials
-            bundle = admin.add_hub(hub_id, broker_url=broker_url, out_dir=directory)
+        for bundle in admin.add_hubs(chunk, broker_url=broker_url, out_dir=directory):
             password = tomllib.loads(Path(bundle.config_file).read_text())["password"]
-            entry = {"password": password, "directory": Path(bundle.directory).name}
-            known[hub_id] = entry
-            added += 1
-            if added % 100 == 0:
-                _save(directory, known)
-        fleet.append(FleetHub(hub_id, entry["password"], directory / entry["directory"]))
-        if progress is not None:
-            progress(index + 1, homes)
-    if added:
+            known[bundle.hub_id] = {"password": password, "directory": Path(bundle.directory).name}
         _save(directory, known)
+        if progress is not None:
+            progress(len(wanted) - len(missing) + start + len(chunk), homes)
+    if progress is not None and not missing:
+        progress(homes, homes)
+    fleet = [
+        FleetHub(hub_id, known[hub_id]["password"], directory / known[hub_id]["directory"])
+        for hub_id in wanted
+    ]
     return fleet
