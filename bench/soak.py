@@ -468,8 +468,10 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, **soak_environment(db), "PYTHONPATH": str(ROOT)}
         os.environ.update(soak_environment(db))
         stack = LocalStack(progress=Progress())
-        stack.up()  # the soak broker (the database is the scratch one)
+        stack.up()  # the soak broker's first start creates its accounts (the database is the scratch one)
+        stack.mosquitto.down()  # hubs are written into its files while it is stopped: seconds, not an hour
         hub_ids = provision_hubs(stack, args.homes)
+        stack.up()
         email = seed(db, hub_ids)
         print(f"seeded {len(hub_ids):,} patients; starting ingest, alerts and the API", flush=True)
         facts = run_soak(args, rate, env, db, email, out)

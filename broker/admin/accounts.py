@@ -204,9 +204,9 @@ class BrokerAdmin:
     ) -> list[HubBundle]:
         """`add_hub` for many hubs: one control message and one registry write for all of them.
 
-        Provisioning a fleet hub by hub costs a broker connection and a rewrite of the growing registry
-        each; in bulk, thousands of hubs take minutes instead of an hour. All or nothing on the broker's
-        side: a refused command stops before any bundle or registry entry is written."""
+        Through a running broker (all or nothing: a refused command undoes the others and nothing is
+        written), or, while the broker is stopped, straight into the plugin's file, which it loads when it
+        starts: the way to provision thousands of hubs (see `_register_offline`)."""
         for hub_id in hub_ids:
             validate_hub_id(hub_id)
         accounts = self._load()
@@ -223,21 +223,10 @@ class BrokerAdmin:
              passwords.new_password())
             for hub_id in hub_ids
         ]  # fmt: skip
-        commands: list[dict[str, Any]] = []
-        for hub_id, _cert, _key, password in issued:
-            role = dynsec.hub_role_name(hub_id)
-            acls = [a.as_json() for a in dynsec.hub_acls(hub_id)]
-            commands.append({"command": "createRole", "rolename": role, "acls": acls})
-            commands.append(
-                {"command": "createClient", "username": hub_id, "password": password,
-                 "roles": [{"rolename": role}]}
-            )  # fmt: skip
-        try:
-            self._control().run(commands)
-        except dynsec.DynsecError as exc:
-            self._forget_on_broker(hub_ids)
-            which = f"hub {hub_ids[0]!r}" if len(hub_ids) == 1 else f"{len(hub_ids)} hubs from {hub_ids[0]!r}"
-            raise ProvisioningError(f"the broker refused {which}: {exc}") from exc
+        if self.control_url is None:
+            self._register_offline(issued)
+        else:
+            self._register_live(issued)
         ca_pem = self.files.ca_cert.read_bytes()
         bundles = []
         for hub_id, cert, key, password in issued:
@@ -258,6 +247,49 @@ class BrokerAdmin:
             bundles.append(HubBundle(hub_id, directory, config, cert.not_valid_after_utc))
         self._save(accounts)
         return bundles
+
+    def _register_live(self, issued: list[tuple[str, Any, Any, str]]) -> None:
+        """Create each hub's role and client through the running broker's control API."""
+        commands: list[dict[str, Any]] = []
+        for hub_id, _cert, _key, password in issued:
+            role = dynsec.hub_role_name(hub_id)
+            acls = [a.as_json() for a in dynsec.hub_acls(hub_id)]
+            commands.append({"command": "createRole", "rolename": role, "acls": acls})
+            commands.append(
+                {"command": "createClient", "username": hub_id, "password": password,
+                 "roles": [{"rolename": role}]}
+            )  # fmt: skip
+        hub_ids = [hub_id for hub_id, *_ in issued]
+        try:
+            self._control().run(commands)
+        except dynsec.DynsecError as exc:
+            self._forget_on_broker(hub_ids)
+            which = f"hub {hub_ids[0]!r}" if len(hub_ids) == 1 else f"{len(hub_ids)} hubs from {hub_ids[0]!r}"
+            raise ProvisioningError(f"the broker refused {which}: {exc}") from exc
+
+    def _register_offline(self, issued: list[tuple[str, Any, Any, str]]) -> None:
+        """Write the hubs into the plugin's file while the broker is stopped; it loads them when it starts.
+
+        The plugin rewrites its whole file after every change it is sent, so provisioning thousands of hubs
+        through a running broker takes an hour; written here, it takes seconds. A client or role of the
+        same name that the registry does not know is what an interrupted request left behind: replaced."""
+        path = self.files.dynsec_file
+        if not path.exists():
+            raise ProvisioningError("the broker has no accounts yet", fix="run `rpm services up` once")
+        config = json.loads(path.read_text())
+        names = {hub_id for hub_id, *_ in issued}
+        roles = {dynsec.hub_role_name(hub_id) for hub_id in names}
+        config["clients"] = [c for c in config.get("clients", []) if c.get("username") not in names]
+        config["roles"] = [r for r in config.get("roles", []) if r.get("rolename") not in roles]
+        for hub_id, _cert, _key, password in issued:
+            role = dynsec.hub_role_name(hub_id)
+            hashed = passwords.hash_password(password)
+            config["roles"].append({"rolename": role, "acls": [a.as_json() for a in dynsec.hub_acls(hub_id)]})
+            config["clients"].append(
+                {"username": hub_id, "password": hashed.password_b64, "salt": hashed.salt_b64,
+                 "iterations": hashed.iterations, "roles": [{"rolename": role}]}
+            )  # fmt: skip
+        _atomic_write(path, json.dumps(config, indent=2) + "\n")
 
     def _forget_on_broker(self, hub_ids: list[str]) -> None:
         """Undo what a refused bulk request created before the refusal (the plugin runs every command)."""
