@@ -73,6 +73,8 @@ class Env:
     mqtt_url: str
     hub_url: str
     hubs: tuple[Hub, ...]
+    worker_args: tuple[str, ...] = ()
+    """Extra `rpm ingest run` options, to compare settings (e.g. `--max-delay-ms`)."""
 
 
 # --- payloads ---
@@ -329,7 +331,7 @@ class Workers:
         for worker_id in self.ids:
             argv = [sys.executable, "-m", "rpmctl.main", "ingest", "run", "--worker-id", worker_id,
                     "--share-group", self.group, "--database-url", self.env.database_url,
-                    "--mqtt-url", self.env.mqtt_url, "--log-level", level]  # fmt: skip
+                    "--mqtt-url", self.env.mqtt_url, "--log-level", level, *self.env.worker_args]  # fmt: skip
             process = subprocess.Popen(argv, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
             self.processes.append(process)
             event = threading.Event()
@@ -542,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="ingest worker processes")
     parser.add_argument("--latency-only", action="store_true", help="only (b), the latency at 1,000/s")
+    parser.add_argument("--max-delay-ms", type=float, default=None, help="the workers' batch delay bound")
     args = parser.parse_args(argv)
     if args.quick:
         plan = Plan(
@@ -564,7 +567,8 @@ def main(argv: list[str] | None = None) -> int:
             prefix=f"bench{uuid.uuid4().hex[:8]}",
         )
         hubs = [Hub(hub.hub_id, hub.password, hub.directory) for hub in fleet]
-        env = Env(db, endpoints.mqtt_url, endpoints.mqtt_hub_url, tuple(hubs))
+        extra = ("--max-delay-ms", str(args.max_delay_ms)) if args.max_delay_ms is not None else ()
+        env = Env(db, endpoints.mqtt_url, endpoints.mqtt_hub_url, tuple(hubs), extra)
         lat_devices = range(plan.devices, plan.devices + int(plan.rate * plan.latency_seconds))
         seed(db, range(plan.devices))
         seed(db, lat_devices)
