@@ -120,6 +120,10 @@ class MqttLink:
         self._stop.set()
         self.client.disconnect()
         self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            # paho's loop() opens a socket pair it closes only in __del__; when the link dies inside a
+            # reference cycle, the garbage collector may finalize the sockets first (ResourceWarning).
+            self.client._reset_sockets()
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> int:
         """Queue a QoS 1 publish and return its message id; the PUBACK arrives through `published`."""

@@ -4,14 +4,29 @@ what reached the broker against what the devices recorded. This module holds no 
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from broker.contract import AssignedDevice, HubConfig, ScanSettings, UploadSettings
+from broker.contract import (
+    AssignedDevice,
+    HubConfig,
+    HubEvent,
+    HubEventType,
+    ReadingBatch,
+    ScanSettings,
+    UploadSettings,
+    parse_message,
+)
+from broker.topics import Channel
 from simulators.home import HomeSpec
 from simulators.home.memory import HomeMemory, RecordMemory
 from tests.conftest import ProvisionedHub
-from tests.test_hub_support import BASE_TIME, hub_file
+from tests.mqtt_helpers import TestClient
+from tests.test_hub_support import BASE_TIME, DELIVERY_TIMEOUT_S, hub_file
 
 ZONE = "America/New_York"
 CUFF, METER, SCALE, SECOND_CUFF = (f"C0:00:00:00:00:{i:02X}" for i in range(1, 5))
@@ -24,6 +39,8 @@ PROFILES = {
 }
 METER_PIN = 246810
 CONTINUOUS_SCAN = ScanSettings(interval_s=1, duration_s=1)
+QUIET_S = 1.5
+"""Once what a step waits for arrived, how long to keep listening for anything more (copies, extra events)."""
 
 
 def device(address: str, **fields: Any) -> dict[str, Any]:
@@ -114,7 +131,45 @@ def _value_gap(record: RecordMemory, reading: Any) -> float:
         "weight_kg": "weight_kg",
     }
     gap = 0.0
-    for name, field in pairs.items():
+    for name, attribute in pairs.items():
         if name in record.values:
-            gap += 1e9 * (abs(getattr(reading, field) - record.values[name]) > 0.01)
+            gap += 1e9 * (abs(getattr(reading, attribute) - record.values[name]) > 0.01)
     return gap
+
+
+@dataclass
+class Arrivals:
+    """What the subscriber got on the hub's readings and events channels."""
+
+    readings: list = field(default_factory=list)
+    events: list[HubEvent] = field(default_factory=list)
+
+    def decode_errors(self, device_id: str | None = None) -> list[HubEvent]:
+        return [
+            e for e in self.events if e.type is HubEventType.DECODE_ERROR and device_id in (None, e.device_id)
+        ]
+
+    def of(self, address: str) -> list:
+        return [r for r in self.readings if r.device.address == address]
+
+    def drain(self, client: TestClient, done: Callable[[Arrivals], bool]) -> None:
+        """Take messages until `done` holds, then until `QUIET_S` passes in silence."""
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+        while True:
+            finished = done(self)
+            wait = QUIET_S if finished else deadline - time.monotonic()
+            assert wait > 0, f"timed out with {len(self.readings)} readings, {len(self.events)} events"
+            try:
+                message = client.messages.get(timeout=wait)
+            except queue.Empty:
+                if finished:
+                    return
+                continue
+            if message.topic.endswith("/" + Channel.EVENTS.value):
+                event = parse_message(Channel.EVENTS, message.payload)
+                assert isinstance(event, HubEvent)
+                self.events.append(event)
+            else:
+                batch = parse_message(Channel.READINGS, message.payload)
+                assert isinstance(batch, ReadingBatch)
+                self.readings += batch.readings

@@ -148,3 +148,12 @@ def test_devices_file_round_trips_through_the_home_simulator(tmp_path: Path) -> 
     assert by_serial["SN-BP"].clock_offset_s == sim.faults[BP].clock_offset_s
     assert by_serial["SN-BP"].readings[-1].at == sim.history[BP][-1].at
     assert [s.after_s for s in by_serial["SN-BP"].schedule] == [120.0, 180.0]
+
+
+def test_garbage_records_reach_the_devices_file(tmp_path: Path) -> None:
+    sim = run(Scenario.GARBAGE_BYTES, 0)
+    devices = [DeviceIdentity(BP, "omron-bp7250", "C0:DE:00:01:00:01", "SN-BP")]
+    path = tmp_path / "devices.toml"
+    path.write_text(to_toml(home_spec(sim, devices)), encoding="utf-8")
+    [cuff] = load_spec(path).devices
+    assert cuff.garbage_records == sim.faults[BP].garbage_records > 0

@@ -1,10 +1,10 @@
 """`rpm demo`: the whole system on one machine, from nothing to a live alert queue.
 
 Starts the local Mosquitto and TimescaleDB, migrates, provisions the demo practice (staff, 20 patients,
-consents, care plans, devices, one hub per home), then runs the real processes: an ingest worker, the
-alert engine, the API and console, and 20 simulated homes (the real hub code with simulated devices that
-hold 30 days of readings). It prints the console URL and the demo logins, reports progress until the queue
-fills, and stops everything on Ctrl-C. Running it again reuses what exists.
+consents, care plans, devices, the care managers' logged time, one hub per home), then runs the real
+processes: an ingest worker, the alert engine, the API and console, and 20 simulated homes (the real hub code
+with simulated devices that hold 30 days of readings). It prints the console URL and the demo logins, reports
+progress until the queue fills, and stops everything on Ctrl-C. Running it again reuses what exists.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # alerts within a minute. Progress is printed at this interval until then.
 PROGRESS_INTERVAL_S = 5.0
 READY_AFTER_S = 60.0
+DEMO_SESSION_EXPIRY_S = 3600
+"""How long the broker keeps the demo worker's session after the demo stopped (see `run`)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
     _stop_on_signals()
     try:
         with progress.step("starting ingest, the alert engine, the API and 20 simulated homes"):
-            supervisor.start("ingest", "ingest", "run", "--worker-id", "demo-1")
+            # The demo's homes stop with it, so its worker's broker session need not outlast it by days;
+            # a week-long session would queue every other hub's traffic on this broker for the next demo.
+            expiry = ("--session-expiry-s", str(DEMO_SESSION_EXPIRY_S))
+            supervisor.start("ingest", "ingest", "run", "--worker-id", "demo-1", *expiry)
             supervisor.start("alerts", "alerts", "run", "--tick-s", "10")
             supervisor.start("api", "api", "run", "--port", str(args.port))
             waiting = _start_homes(supervisor, plan.homes)

@@ -1,5 +1,5 @@
-"""`provision_demo`: the demo practice end to end (records, hubs on the broker, configs, devices files),
-safe to run again: everything is matched by stable names and reused."""
+"""`provision_demo`: the demo practice end to end (records, the care managers' logged time, hubs on the
+broker, configs, devices files), safe to run again: everything is matched by stable names and reused."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import psycopg
 from broker.contract import HubConfig
 from firmware_profiles import load_profiles
 from rpmctl.services.layout import StateLayout
-from simulators.demo import homes, logins, records, roster
+from simulators.demo import homes, logins, records, roster, staff_time
 from simulators.demo.broker import DemoBroker, LocalBroker
 from simulators.physiology import SimulatedPatient, Simulation, simulate
 
@@ -58,7 +58,8 @@ class DemoPlan:
     users: tuple[DemoLogin, ...]
     homes: tuple[DemoHome, ...]
     created: dict[str, int]
-    """What this run made (patients, hubs, devices_files, passwords): all 0 when everything was reused."""
+    """What this run made (patients, hubs, devices_files, passwords, time_entries): all 0 when everything was
+    reused."""
 
 
 def _layout(layout_or_state_dir: StateLayout | Path) -> StateLayout:
@@ -111,21 +112,26 @@ def provision_demo(
     logins_path = demo_dir / LOGINS_FILE
     today = now.astimezone(ZoneInfo(roster.PRACTICE_TIMEZONE)).date()
     models = {p.id: p.device_information.model_number for p in load_profiles().by_id.values()}
-    created = {"patients": 0, "hubs": 0, "devices_files": 0, "passwords": 0}
+    created = {"patients": 0, "hubs": 0, "devices_files": 0, "passwords": 0, "time_entries": 0}
 
     with psycopg.connect(database_url) as conn:  # one transaction: commits on success only
         practice_id = records.ensure_practice(conn)
         passwords, hashes, created["passwords"] = _passwords(logins_path, records.users_without_hash(conn))
         team = records.ensure_team(conn, practice_id, hashes)
+        managers = team.members("care_manager")
         planned = []
+        cared_for = []
         for p in roster.PATIENTS:
             patient = records.ensure_patient(conn, team, p, today)
             created["patients"] += patient.created
+            manager = managers[(p.number - 1) % len(managers)]
+            cared_for.append(staff_time.enrolled(conn, p, patient.patient_id, manager, patient.episode_start))
             sim_patient = SimulatedPatient(p.mrn, p.conditions, roster.PRACTICE_TIMEZONE)
             devices = homes.devices_for(p, sim_patient.kinds)
             hub = homes.hub_id(hub_prefix, p)
             records.ensure_home(conn, team, patient, hub, devices, models)
             planned.append((p, patient, sim_patient, devices, hub))
+        created["time_entries"] = staff_time.ensure_time_entries(conn, cared_for, now, seed)
 
     broker = broker or _local_broker(layout)
     out_dir = demo_dir / HOMES_DIR

@@ -37,7 +37,11 @@ class Team:
     """E-mail -> user id."""
 
     def first(self, role: str) -> uuid.UUID:
-        return next(uid for email, uid in self.users.items() if _role_of(email) == role)
+        return self.members(role)[0]
+
+    def members(self, role: str) -> list[uuid.UUID]:
+        """The users of `role`, in roster order."""
+        return [uid for email, uid in self.users.items() if _role_of(email) == role]
 
 
 def _role_of(email: str) -> str:

@@ -22,6 +22,8 @@ from gateway.ble.codec.date_time import (
     encode_current_time,
     encode_date_time,
 )
+from gateway.ble.codec.errors import DecodeError
+from gateway.ble.codec.registry import decode
 from simulators.ble import AttError, Faults, SimCharacteristic, SimService, SimulatedPeripheral
 from simulators.devices.clock import DeviceClock
 
@@ -44,6 +46,24 @@ def _dis(profile: Profile, serial: str) -> SimService:
     )
 
 
+GARBLE_ATTEMPTS: Final = 1000
+"""Draws of the garbler before giving up on finding bytes the decoder refuses (random bytes of a plausible
+length often decode: about one draw in three for a cuff's or a scale's record)."""
+
+
+def undecodable(uuid: str, record: bytes, faults: Faults) -> bytes:
+    """Garbage in place of `record` that the codec refuses, so the hub sees a decode error, not a reading
+    with random values. Drawn from `faults.garble` and `faults.rng`: the same device garbles the same way."""
+    garbage = record
+    for _ in range(GARBLE_ATTEMPTS):
+        garbage = faults.garble(record, faults.rng)
+        try:
+            decode(uuid, garbage)
+        except DecodeError:
+            return garbage
+    raise ValueError(f"the garbler kept producing decodable values for {uuid}: {garbage.hex()}")
+
+
 class ProfiledDevice(SimulatedPeripheral):
     """A SimulatedPeripheral whose table and behaviour come from a `Profile`."""
 
@@ -62,8 +82,8 @@ class ProfiledDevice(SimulatedPeripheral):
         self.profile = profile
         self.clock = clock
         self.garbage_records = 0
-        """The next N measurement records go out as garbage (unlike `Faults.garbage_next`, which also hits
-        the hub's Device Information reads)."""
+        """The next N measurement records go out as garbage (unlike `Faults.garbage_next`, which hits any
+        payload, the hub's Device Information and clock reads included)."""
         self.serial = serial
         prefix = profile.recognition.name_prefixes[0] if profile.recognition.name_prefixes else "SIM-"
         bonding = profile.bonding.mode
@@ -143,10 +163,15 @@ class ProfiledDevice(SimulatedPeripheral):
         if self.profile.clock.ignore_write_error:
             raise AttError(ATT_PROCEDURE_ALREADY_IN_PROGRESS)
 
-    def garble_if_asked(self) -> None:
-        if self.garbage_records > 0:
-            self.garbage_records -= 1
-            self.faults.garbage_next += 1
+    def on_air(self, record: bytes) -> bytes:
+        """What a measurement record goes out as: itself, or garbage while `garbage_records` lasts.
+
+        Garbling here rather than through `Faults.garbage_next` ties the garbage to the record: a record
+        that never went out (link gone) leaves no pending garbage behind to spoil an unrelated read later."""
+        if self.garbage_records <= 0:
+            return record
+        self.garbage_records -= 1
+        return undecodable(self.measurement_uuid, record, self.faults)
 
     def on_clock_written(self) -> None:
         """Hook: the hub set the clock (A&D cuffs start sending here)."""

@@ -3,7 +3,8 @@
 RACP requests are answered the way GLS meters do: records are notified on 0x2A18 (and 0x2A34 when a context
 exists), then a response code is indicated on the RACP. A write before the RACP indication is enabled gets
 ATT 0x81; a second request while one runs gets ATT 0x80. Faults: `Faults.drop_link_after_notifications` cuts
-a transfer, `Faults.garbage_next` garbles records, `Faults.response_delay` and `record_interval_s` slow it.
+a transfer, `garbage_records` garbles the next records, `Faults.response_delay` and `record_interval_s` slow
+it.
 """
 
 from __future__ import annotations
@@ -176,8 +177,9 @@ class SimGlucometer(ProfiledDevice):
         for record in records:
             if self.record_interval_s > 0:
                 await self.air.clock.sleep(self.record_interval_s)
-            self.garble_if_asked()
-            await self.notify(self.measurement_uuid, encode_glucose_measurement(record.measurement))
+            await self.notify(
+                self.measurement_uuid, self.on_air(encode_glucose_measurement(record.measurement))
+            )
             if record.context is not None and self.context_uuid is not None:
                 await self.notify(self.context_uuid, encode_glucose_context(record.context))
 

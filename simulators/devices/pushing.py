@@ -79,8 +79,7 @@ class PushingDevice(ProfiledDevice):
         try:
             due = self._due()
             for record in due:
-                self.garble_if_asked()
-                if await self.notify(self.measurement_uuid, record.payload):
+                if await self.notify(self.measurement_uuid, self.on_air(record.payload)):
                     record.sent = True
             if self.profile.records.strategy is RecordStrategy.LATEST_ONLY:
                 for record in self.records:

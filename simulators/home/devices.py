@@ -140,6 +140,7 @@ def build_device(
         **extra,
     )
     device.memory_records = memory.records
+    device.garbage_records = memory.garbage_left
     device.changed = changed
     device.resume_advertising_on_disconnect = False
     if isinstance(device, HomeMeter):
@@ -192,7 +193,7 @@ def take(device: ProfiledDevice, values: Measurement, at: datetime) -> RecordMem
 
 
 def device_memory(device: ProfiledDevice) -> DeviceMemory:
-    """The device's memory as it is now (clock, records, sent flags, next sequence)."""
+    """The device's memory as it is now (clock, records, sent flags, next sequence, garbage left)."""
     records: list[RecordMemory] = device.memory_records  # type: ignore[attr-defined]
     if isinstance(device, HomeMeter):
         kept = {r.sequence for r in device.records}
@@ -201,7 +202,7 @@ def device_memory(device: ProfiledDevice) -> DeviceMemory:
         device.remember_sent()
     assert isinstance(device.clock, HomeClock)
     next_sequence = device.next_sequence if isinstance(device, SimGlucometer) else 1
-    return DeviceMemory(device.clock.remembered(), records, next_sequence)
+    return DeviceMemory(device.clock.remembered(), records, next_sequence, device.garbage_records)
 
 
 __all__ = ["HomeClock", "HomeCuff", "HomeMeter", "HomeScale", "PushingDevice", "build_device", "take"]

@@ -139,7 +139,9 @@ class Home:
         known = memory.devices.get(spec.address)
         if known is not None:
             return build_device(spec, profile, self.air.clock, self.zone, known, self.save)
-        fresh = DeviceMemory(ClockMemory(spec.clock_offset_s, memory.started_at))
+        fresh = DeviceMemory(
+            ClockMemory(spec.clock_offset_s, memory.started_at), garbage_left=spec.garbage_records
+        )
         device = build_device(spec, profile, self.air.clock, self.zone, fresh, self.save)
         history = [
             (r.taken_at(memory.started_at), Measurement(**r.model_dump(exclude={"at", "minutes_ago"})))

@@ -2,8 +2,9 @@
 
 A real cuff's memory survives the hub's crash; a simulated one lives in the same process as the hub, so its
 memory is written to a JSON file on every change: the records as the bytes the device sends (re-encoding
-them later could change their time stamps, hence their reading ids), which were already sent, the clock, and
-which scheduled or requested measurements were already taken. Writes replace the file atomically.
+them later could change their time stamps, hence their reading ids), which were already sent, the clock, how
+many records are still to go out as garbage, and which scheduled or requested measurements were already
+taken. Writes replace the file atomically.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class DeviceMemory:
     clock: ClockMemory
     records: list[RecordMemory] = field(default_factory=list)
     next_sequence: int = 1
+    garbage_left: int = 0
+    """How many of the next records still go out as garbage (`garbage_records` of the devices file, less
+    those already sent)."""
 
 
 @dataclass
@@ -76,6 +80,7 @@ class HomeMemory:
                     for r in device["records"]
                 ],
                 next_sequence=device["next_sequence"],
+                garbage_left=device.get("garbage_left", 0),
             )
         return cls(datetime.fromisoformat(raw["started_at"]), devices, list(raw["taken"]))
 

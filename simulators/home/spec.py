@@ -9,6 +9,7 @@ address = "C0:00:00:00:00:01"
 serial = "SN-BP-1"
 clock_offset_s = -300                # device clock minus true time
 drift_ppm = 20
+garbage_records = 2                  # the next 2 records it sends go out as undecodable bytes
 readings = [{ minutes_ago = 180, systolic = 128, diastolic = 82, pulse = 71 }]
 series = { count = 20, every_minutes = 720, seed = 1 }   # generated history, oldest first
 schedule = [{ after_s = 30, systolic = 141, diastolic = 92 }]  # measurements while the home runs
@@ -133,6 +134,10 @@ class DeviceSpec(BaseModel):
     drift_ppm: float = Field(default=0.0, ge=-1000, le=1000)
     record_interval_s: float = Field(default=0.0, ge=0, le=10)
     """Meters only: pause between records of a transfer (slow meters; lets a test stop a hub mid-transfer)."""
+    garbage_records: int = Field(default=0, ge=0, le=10_000, strict=True)
+    """The next N measurement records the device sends go out as bytes no decoder accepts (a corrupted
+    transfer): the hub must record each as a decode error with its raw bytes and keep going. Counted from
+    the home's first start; what is left is kept with the device's memory, so a restart does not re-arm it."""
     readings: tuple[StoredReading, ...] = ()
     series: Series | None = None
     schedule: tuple[Scheduled, ...] = ()

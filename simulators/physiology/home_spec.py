@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from broker.contract.readings import ReadingKind
-from simulators.home.spec import DeviceSpec, HomeSpec
+from simulators.home.spec import HomeSpec
 from simulators.physiology.model import Measurement, Simulation
 
 SPEC_NAMES: Final = {
@@ -43,11 +43,6 @@ def _values(m: Measurement) -> dict[str, Any]:
     return {SPEC_NAMES[name]: value for name, value in m.values().items()}
 
 
-def supports(option: str) -> bool:
-    """Whether the home simulator's devices file has `option` (garbage records came later than others)."""
-    return option in DeviceSpec.model_fields
-
-
 def device_entry(device: DeviceIdentity, sim: Simulation) -> dict[str, Any]:
     """One `[[devices]]` table: identity, faults, history and schedule of `device.kind`."""
     faults = sim.faults.get(device.kind)
@@ -61,7 +56,7 @@ def device_entry(device: DeviceIdentity, sim: Simulation) -> dict[str, Any]:
             entry["clock_offset_s"] = faults.clock_offset_s
         if faults.drift_ppm is not None:
             entry["drift_ppm"] = faults.drift_ppm
-        if faults.garbage_records and supports("garbage_records"):
+        if faults.garbage_records:
             entry["garbage_records"] = faults.garbage_records
     entry["readings"] = [{"at": m.at.astimezone(UTC), **_values(m)} for m in sim.history.get(device.kind, ())]
     entry["schedule"] = [
