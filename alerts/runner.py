@@ -8,6 +8,7 @@ evaluation a no-op. After a restart the catch-up finds batches whose notificatio
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -85,19 +86,37 @@ RECONNECT_FIRST_S = 1.0
 BURST_WAIT_S = 0.01
 BURST_MAX = 1000
 RECONNECT_MAX_S = 30.0
+STOP_POLL_S = 1.0
+"""How often the loops look at `stop()` while idle: the longest a shutdown waits."""
 
 
 def run(config: RunnerConfig, clock: Clock | None = None, stop: Callable[[], bool] = lambda: False) -> None:
     """Listen and tick until `stop()`; a lost database connection is re-opened, never fatal.
 
-    Notifications sent while disconnected are lost by PostgreSQL; the first tick after reconnecting runs
-    the catch-up pass, which evaluates every reading that arrived meanwhile.
+    The ticker runs in a thread of its own, on its own connection: with thousands of patients a tick takes
+    seconds, and readings must not wait for it to be evaluated. Notifications sent while the listener was
+    disconnected are lost by PostgreSQL; each (re)connection starts with the catch-up pass, which evaluates
+    every reading that arrived meanwhile.
     """
     clock = clock or SystemClock()
+    ticker = threading.Thread(
+        target=_reconnecting, args=(_tick, config, clock, stop), name="alert-ticker", daemon=True
+    )
+    ticker.start()
+    _reconnecting(_listen, config, clock, stop)
+    ticker.join()
+
+
+def _reconnecting(
+    serve: Callable[[RunnerConfig, Clock, Callable[[], bool]], None],
+    config: RunnerConfig,
+    clock: Clock,
+    stop: Callable[[], bool],
+) -> None:
     delay = RECONNECT_FIRST_S
     while not stop():
         try:
-            _serve(config, clock, stop)
+            serve(config, clock, stop)
         except psycopg.OperationalError as exc:
             log.warning("lost the database (%s); reconnecting in %.0f s", str(exc).strip(), delay)
             time.sleep(delay)
@@ -106,22 +125,28 @@ def run(config: RunnerConfig, clock: Clock | None = None, stop: Callable[[], boo
             return
 
 
-def _serve(config: RunnerConfig, clock: Clock, stop: Callable[[], bool]) -> None:
+def _tick(config: RunnerConfig, clock: Clock, stop: Callable[[], bool]) -> None:
+    with psycopg.connect(config.database_url, autocommit=True) as conn:
+        while not stop():
+            began = clock.now()
+            log.info("tick: %s", run_checks(conn, began, config))
+            next_tick = began + config.tick
+            while not stop() and clock.now() < next_tick:
+                time.sleep(min(STOP_POLL_S, max(0.0, (next_tick - clock.now()).total_seconds())))
+
+
+def _listen(config: RunnerConfig, clock: Clock, stop: Callable[[], bool]) -> None:
     with (
         psycopg.connect(config.database_url, autocommit=True) as listen,
         psycopg.connect(config.database_url, autocommit=True) as work,
     ):
         listen.execute(f"LISTEN {CHANNEL}")
-        next_tick = clock.now()
+        with work.transaction():
+            catch_up(work, clock.now(), FRESH_MARGIN)
         while not stop():
-            now = clock.now()
-            if now >= next_tick:
-                log.info("tick: %s", run_checks(work, now, config))
-                next_tick = now + config.tick
-            wait = max(0.1, min((next_tick - clock.now()).total_seconds(), 5.0))
             # Wake on the first notification (psycopg would otherwise wait out the whole timeout), then
             # take whatever else is already queued so a burst is evaluated in one transaction.
-            payloads = [n.payload for n in listen.notifies(timeout=wait, stop_after=1)]
+            payloads = [n.payload for n in listen.notifies(timeout=STOP_POLL_S, stop_after=1)]
             if payloads:
                 payloads += [n.payload for n in listen.notifies(timeout=BURST_WAIT_S, stop_after=BURST_MAX)]
                 handle(work, payloads, clock.now())
