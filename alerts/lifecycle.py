@@ -14,7 +14,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -63,40 +63,58 @@ class _Active:
 
 
 Subject = tuple[uuid.UUID, uuid.UUID | None, str]
+_Keyed = TypeVar("_Keyed", bound=tuple[Any, ...])
+"""A subject, or a subject with an evidence key: (practice, patient, rule, ...)."""
+
+
+def _by_patient(subjects: list[_Keyed]) -> tuple[list[_Keyed], list[_Keyed]]:
+    """Subjects about a patient, and those about a practice (patient None). Matched apart: with
+    `patient_id IS NOT DISTINCT FROM` the planner could only hash on (practice, rule) and filter every pair of
+    a rule (113,000 pairs for 120 subjects against 1,400 active alerts, 12 ms), and no index serves it."""
+    return [s for s in subjects if s[1] is not None], [s for s in subjects if s[1] is None]
 
 
 def _active(conn: psycopg.Connection, subjects: list[Subject]) -> dict[Subject, _Active]:
-    if not subjects:
-        return {}
-    rows = conn.execute(
-        "SELECT a.practice_id, a.patient_id, a.rule, a.alert_id, a.state, a.worst_severity"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::text[]) AS s(practice_id, patient_id, rule)"
-        " JOIN alerts a ON a.practice_id = s.practice_id AND a.patient_id IS NOT DISTINCT FROM s.patient_id"
-        "  AND a.rule = s.rule AND a.state = ANY(%s)"
-        " ORDER BY a.alert_id FOR UPDATE OF a",
-        ([s[0] for s in subjects], [s[1] for s in subjects], [s[2] for s in subjects], list(ACTIVE_STATES)),
-    ).fetchall()
-    return {(r[0], r[1], r[2]): _Active(r[3], r[4], r[5]) for r in rows}
+    found: dict[Subject, _Active] = {}
+    for group, patient_match in zip(
+        _by_patient(subjects), ("a.patient_id = s.patient_id", "a.patient_id IS NULL"), strict=True
+    ):
+        if not group:
+            continue
+        rows = conn.execute(
+            "SELECT a.practice_id, a.patient_id, a.rule, a.alert_id, a.state, a.worst_severity"
+            " FROM unnest(%b::uuid[], %b::uuid[], %b::text[]) AS s(practice_id, patient_id, rule)"
+            f" JOIN alerts a ON a.practice_id = s.practice_id AND {patient_match}"
+            "  AND a.rule = s.rule AND a.state = ANY(%s)"
+            " ORDER BY a.alert_id FOR UPDATE OF a",
+            ([s[0] for s in group], [s[1] for s in group], [s[2] for s in group], list(ACTIVE_STATES)),
+        ).fetchall()
+        found |= {(r[0], r[1], r[2]): _Active(r[3], r[4], r[5]) for r in rows}
+    return found
 
 
 def _known(conn: psycopg.Connection, requests: list[AlertRequest]) -> set[tuple[Subject, str]]:
-    practice, patient, rule, key = [], [], [], []
-    for request in requests:
-        for item in request.evidence:
-            practice.append(request.practice_id)
-            patient.append(request.patient_id)
-            rule.append(request.spec.name)
-            key.append(item.key)
-    if not key:
-        return set()
-    rows = conn.execute(
-        "SELECT e.practice_id, e.patient_id, e.rule, e.evidence_key"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[]) AS s(practice_id, patient_id, rule, k)"
-        " JOIN alert_evidence e ON e.practice_id = s.practice_id"
-        "  AND e.patient_id IS NOT DISTINCT FROM s.patient_id AND e.rule = s.rule AND e.evidence_key = s.k",
-        (practice, patient, rule, key),
-    ).fetchall()
-    return {((r[0], r[1], r[2]), r[3]) for r in rows}
+    items = [
+        (request.practice_id, request.patient_id, request.spec.name, item.key)
+        for request in requests
+        for item in request.evidence
+    ]
+    known: set[tuple[Subject, str]] = set()
+    for group, patient_match in zip(
+        _by_patient(items), ("e.patient_id = s.patient_id", "e.patient_id IS NULL"), strict=True
+    ):
+        if not group:
+            continue
+        rows = conn.execute(
+            "SELECT e.practice_id, e.patient_id, e.rule, e.evidence_key"
+            " FROM unnest(%b::uuid[], %b::uuid[], %b::text[], %b::text[])"
+            "  AS s(practice_id, patient_id, rule, k)"
+            f" JOIN alert_evidence e ON e.practice_id = s.practice_id AND {patient_match}"
+            "  AND e.rule = s.rule AND e.evidence_key = s.k",
+            _columns(group, 4),
+        ).fetchall()
+        known |= {((r[0], r[1], r[2]), r[3]) for r in rows}
+    return known
 
 
 def _number(value: float | None) -> float | None:
@@ -270,25 +288,30 @@ def request_alerts(conn: psycopg.Connection, requests: list[AlertRequest], now: 
     return outcome
 
 
-def auto_resolve(conn: psycopg.Connection, subjects: list[Subject], now: datetime, note: str) -> list[int]:
-    """Close the active alerts of these (patient) subjects whose condition is gone (state auto_resolved).
-    The old state in RETURNING comes from a subquery, which sees the table as the statement began."""
-    if not subjects:
+def resolvable(conn: psycopg.Connection, patient_ids: list[uuid.UUID]) -> list[tuple[int, Subject]]:
+    """The alerts of these patients that could auto-resolve now: (alert_id, subject). One index probe per
+    patient; most patients have none."""
+    if not patient_ids:
+        return []
+    rows = conn.execute(
+        "SELECT alert_id, practice_id, patient_id, rule FROM alerts"
+        " WHERE patient_id = ANY(%b::uuid[]) AND state = ANY(%s)",
+        (patient_ids, list(AUTO_RESOLVABLE_STATES)),
+    ).fetchall()
+    return [(r[0], (r[1], r[2], r[3])) for r in rows]
+
+
+def close_recovered(conn: psycopg.Connection, alert_ids: list[int], now: datetime, note: str) -> list[int]:
+    """Auto-resolve these alerts. The state is checked again, so an alert claimed meanwhile stays open (the
+    person working it closes it); the old state in RETURNING comes from a subquery, which sees the table as
+    the statement began."""
+    if not alert_ids:
         return []
     rows = conn.execute(
         "UPDATE alerts a SET state = 'auto_resolved', closed_at = %s, snoozed_until = NULL, updated_at = %s"
-        " FROM unnest(%b::uuid[], %b::uuid[], %b::text[]) AS s(practice_id, patient_id, rule)"
-        " WHERE a.practice_id = s.practice_id AND a.patient_id = s.patient_id"
-        "  AND a.rule = s.rule AND a.state = ANY(%s)"
+        " WHERE a.alert_id = ANY(%s) AND a.state = ANY(%s)"
         " RETURNING a.alert_id, (SELECT state FROM alerts b WHERE b.alert_id = a.alert_id)",
-        (
-            now,
-            now,
-            [s[0] for s in subjects],
-            [s[1] for s in subjects],
-            [s[2] for s in subjects],
-            list(AUTO_RESOLVABLE_STATES),
-        ),
+        (now, now, sorted(alert_ids), list(AUTO_RESOLVABLE_STATES)),
     ).fetchall()
     log = [
         events.Event(alert_id, now, "auto_resolved", before, "auto_resolved", note=note)
@@ -296,3 +319,15 @@ def auto_resolve(conn: psycopg.Connection, subjects: list[Subject], now: datetim
     ]
     events.record_many(conn, log)
     return [row[0] for row in rows]
+
+
+def auto_resolve(conn: psycopg.Connection, subjects: list[Subject], now: datetime, note: str) -> list[int]:
+    """Close the active alerts of these (patient) subjects whose condition is gone (state auto_resolved).
+    The patients' resolvable alerts are looked up and matched here: most subjects have no alert, and sending
+    them all made the statement slow (5,000 subjects for a batch of 500 patients)."""
+    if not subjects:
+        return []
+    wanted = set(subjects)
+    candidates = resolvable(conn, list(dict.fromkeys(s[1] for s in subjects if s[1] is not None)))
+    closing = [alert_id for alert_id, subject in candidates if subject in wanted]
+    return close_recovered(conn, closing, now, note)

@@ -51,7 +51,9 @@ VALUE_COLUMNS = ("systolic", "diastolic", "pulse", "glucose", "weight")
 
 def quantize(values: np.ndarray) -> np.ndarray:
     """Float values (NaN = missing) to fixed point; missing becomes 0 and is tracked by `has_*`."""
-    return np.where(np.isnan(values), 0, np.rint(np.nan_to_num(values) * SCALE)).astype(np.int64)
+    scaled = np.rint(values * SCALE)
+    scaled[np.isnan(scaled)] = 0
+    return scaled.astype(np.int64)
 
 
 def quantize_scalar(value: float) -> int:
@@ -144,15 +146,16 @@ def from_columns(
     flags: np.ndarray,
     raw: dict[str, np.ndarray],
 ) -> Readings:
-    """Readings from unsorted columns (sorted here into the canonical order)."""
+    """Readings from unsorted columns (sorted here into the canonical order; the gather is the only copy when
+    the columns already have their dtypes)."""
     order = sort_order(seg, t, ids)
     return Readings(
         n_patients=n_patients,
-        seg=seg[order].astype(np.int64),
-        t=t[order].astype(np.int64),
-        ingested=ingested[order].astype(np.int64),
+        seg=seg[order].astype(np.int64, copy=False),
+        t=t[order].astype(np.int64, copy=False),
+        ingested=ingested[order].astype(np.int64, copy=False),
         ids=ids[order],
-        kind=kind[order].astype(np.int8),
-        flags=flags[order].astype(np.int16),
-        raw={name: raw[name][order].astype(np.float64) for name in VALUE_COLUMNS},
+        kind=kind[order].astype(np.int8, copy=False),
+        flags=flags[order].astype(np.int16, copy=False),
+        raw={name: raw[name][order].astype(np.float64, copy=False) for name in VALUE_COLUMNS},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime
 from typing import Any
@@ -42,20 +43,26 @@ def _clean(value: float) -> float | None:
 
 
 def _evidence(r: Readings, f: RuleFindings, rows: np.ndarray) -> list[Evidence]:
+    """The evidence of the finding's readings `rows`, its columns turned into Python values once per finding
+    (a numpy scalar per field and reading cost more than the rest of the request)."""
+    pos = f.pos[rows]
+    raw_ids = r.ids[pos].tobytes()
+    keys = [reading_key(raw_ids[i : i + 16]) for i in range(0, len(raw_ids), 16)]
+    kinds = [KIND_NAMES[k] for k in r.kind[pos].tolist()]
+    times = r.t[pos].tolist()
+    values = f.value[rows].tolist()
+    severities = np.nan_to_num(f.severity[rows]).tolist()
+    shown = {name: column[rows].tolist() for name, column in f.details.items()}
     items = []
-    for j in rows:
-        pos = int(f.pos[j])
-        details: dict[str, Any] = {
-            "reading_id": reading_key(r.ids[pos]),
-            "kind": KIND_NAMES[int(r.kind[pos])],
-        }
-        details |= {name: _clean(column[j]) for name, column in f.details.items()}
+    for i, key in enumerate(keys):
+        details: dict[str, Any] = {"reading_id": key, "kind": kinds[i]}
+        details |= {name: _clean(column[i]) for name, column in shown.items()}
         items.append(
             Evidence(
-                key=details["reading_id"],
-                observed_at=_at(int(r.t[pos])),
-                value=_clean(f.value[j]),
-                severity=float(np.nan_to_num(f.severity[j])),
+                key=key,
+                observed_at=_at(times[i]),
+                value=_clean(values[i]),
+                severity=float(severities[i]),
                 details=details,
             )
         )
@@ -67,28 +74,33 @@ def reading_requests(
 ) -> list[AlertRequest]:
     """One request per (patient, rule) with fired readings ingested at or after `fresh_since_ms`."""
     requests = []
+    dumped: dict[tuple[str, int], dict[str, Any]] = {}  # patients sharing settings share their dump
     for f in evaluation.findings:
         fresh = np.flatnonzero(r.ingested[f.pos] >= fresh_since_ms)
         if fresh.size == 0:
             continue
+        evidence = _evidence(r, f, fresh)
         segs = r.seg[f.pos[fresh]]
-        starts = np.flatnonzero(np.r_[True, segs[1:] != segs[:-1]])
-        for rows in np.split(fresh, starts[1:]):
-            seg = int(r.seg[f.pos[rows[0]]])
-            params = f.table.params_of(seg, f.rule).model_dump()
-            evidence = _evidence(r, f, rows)
+        bounds = [*np.flatnonzero(np.r_[True, segs[1:] != segs[:-1]]).tolist(), fresh.size]
+        for start, end in itertools.pairwise(bounds):
+            seg = int(segs[start])
+            key = (f.rule.name, id(f.table.params[seg]))  # the defaults are None
+            if key not in dumped:
+                dumped[key] = f.table.params_of(seg, f.rule).model_dump()
+            params = dict(dumped[key])
+            items = evidence[start:end]
             requests.append(
                 AlertRequest(
                     practice_id=context.practice_ids[seg],
                     patient_id=context.patient_ids[seg],
                     spec=f.rule,
-                    evidence=evidence,
+                    evidence=items,
                     explanation=explanation(
                         f.rule,
                         params,
                         lookback_days=MAX_WINDOW_MS / 86_400_000,
-                        first=evidence[0].observed_at.isoformat(),
-                        last=evidence[-1].observed_at.isoformat(),
+                        first=items[0].observed_at.isoformat(),
+                        last=items[-1].observed_at.isoformat(),
                     ),
                 )
             )
@@ -136,13 +148,20 @@ def engine_requests(evaluation: Evaluation, context: PatientContext, now: dateti
     return requests
 
 
-def recovered(evaluation: Evaluation, context: PatientContext) -> list[Subject]:
-    """(practice, patient, rule) whose condition does not hold at the latest reading, for auto-resolution
-    (evidence attached in the same run stays on the closed alert's record)."""
-    subjects = []
-    for f in evaluation.findings:
-        if not f.rule.auto_resolves:
+def recovered(
+    evaluation: Evaluation, context: PatientContext, candidates: list[tuple[int, Subject]]
+) -> list[int]:
+    """Of the patients' resolvable alerts (alerts.lifecycle.resolvable), those of an auto-resolving rule whose
+    condition does not hold at the latest reading, for auto-resolution (evidence attached in the same run
+    stays on the closed alert's record). A rule that failed has no findings and closes nothing."""
+    findings = {f.rule.name: f for f in evaluation.findings if f.rule.auto_resolves}
+    segment = {patient: seg for seg, patient in enumerate(context.patient_ids)}
+    closing = []
+    for alert_id, (practice_id, patient_id, rule) in candidates:
+        f = findings.get(rule)
+        seg = segment.get(patient_id)
+        if f is None or seg is None or context.practice_ids[seg] != practice_id:
             continue
-        for seg in np.flatnonzero(~f.active):
-            subjects.append((context.practice_ids[seg], context.patient_ids[seg], f.rule.name))
-    return subjects
+        if not f.active[seg]:
+            closing.append(alert_id)
+    return closing
