@@ -7,24 +7,29 @@ daily trend, at 1 and 50 concurrent clients, against a scratch database of N rea
     .venv/bin/python bench/bench_api.py --database bench_api_1234abcd --runs 3 --workers 2
 
 Data is generated with COPY into a scratch database (dropped afterwards unless --keep). The API runs as
-`rpm api run` in a subprocess on a free loopback port; the load generator is httpx in threads of this
-process (one keep-alive connection per client), so on a small machine it competes with the server for
-the cores: the load average is printed beside each figure. With --runs N each figure is the median of N runs.
+`rpm api run` in a subprocess on a free loopback port. The load generator is wrk (Debian package `wrk`):
+C, one keep-alive connection per client, a small share of the cores next to the server; the server and
+wrk still share the machine, so the load average is printed beside each figure (at the start and the end
+of the scenario: the bench's own 50 clients raise it too). Each figure is the median of --runs timed runs
+of --seconds each, after an untimed warm-up. Any answer other than 2xx, a socket error, an answer later
+than half a run, or a run with fewer answers than clients (a stalled server: wrk counts only answers) is
+reported in the table and makes the bench exit non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import random
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -38,6 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PRACTICES = 20
+# clients / rate against the mean latency of the answers: equal when every request is answered; the slack
+# covers the requests still out when a run ends (one per client) and timer granularity.
+STALL_RATIO = 1.25
 PASSWORD = "bench password for the api"
 DAYS = 365
 
@@ -146,59 +154,185 @@ def existing(url: str) -> tuple[list[str], list[list[uuid.UUID]]]:
     return emails, ids
 
 
-def load_average() -> str:
-    return "/".join(f"{x:.1f}" for x in os.getloadavg())
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def run_load(base: str, token: str, paths: list[str], clients: int, requests: int) -> list[float]:
-    """`clients` threads, each with its own keep-alive connection, share `requests` requests.
-    Latencies of answers other than 200 are returned negative, so they are counted but not ranked."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    remaining = [requests]
+# wrk's Lua side: every thread rotates over the request paths from its own offset (so concurrent clients ask
+# for different patients), counts answers outside 2xx, and done() prints one line of JSON for the bench.
+# The paths file holds the bearer token on its first line and one path per line after it.
+WRK_SCRIPT = """
+local threads, created = {}, 0
+function setup(thread)
+  thread:set("id", created)
+  created = created + 1
+  table.insert(threads, thread)
+end
+local prepared, position = {}, 1
+non2xx = 0
+function init(args)
+  local lines = io.lines(args[1])
+  local headers = {["Authorization"] = "Bearer " .. lines()}
+  for path in lines do prepared[#prepared + 1] = wrk.format("GET", path, headers) end
+  position = (id * 7919) % #prepared + 1
+end
+function request()
+  local r = prepared[position]
+  position = position % #prepared + 1
+  return r
+end
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+end
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do bad = bad + thread:get("non2xx") end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH {"requests": %d, "duration_us": %d, "non2xx": %d, "socket_errors": %d,'
+    .. ' "p50_us": %d, "p99_us": %d, "mean_us": %.0f}\\n',
+    summary.requests, summary.duration, bad, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean))
+end
+"""
 
-    def worker() -> None:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-            while True:
-                with lock:
-                    if remaining[0] == 0:
-                        return
-                    remaining[0] -= 1
-                path = random.choice(paths)
-                start = time.perf_counter()
-                try:
-                    ok = client.get(path).status_code == 200
-                except httpx.TransportError:  # a timeout counts as an error, it does not end the run
-                    ok = False
-                elapsed = (time.perf_counter() - start) * 1000
-                with lock:
-                    latencies.append(elapsed if ok else -elapsed)
 
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        for future in [pool.submit(worker) for _ in range(clients)]:
-            future.result()
-    return latencies
+@dataclass(frozen=True)
+class Measured:
+    """One wrk run: latencies in ms, throughput, and every answer that was not a 2xx."""
+
+    requests: int
+    rate: float
+    p50: float
+    p99: float
+    mean: float
+    non2xx: int
+    socket_errors: int
+
+    def stalled(self, clients: int) -> bool:
+        """Whether time went unanswered. Each client always has a request out, so the answers' mean latency
+        is clients / rate; wrk averages only the answers it got, so a mean well below that means requests
+        waited without being answered (one stalled connection among fast ones hides in the percentiles)."""
+        return self.requests > 0 and clients / self.rate * 1000 > STALL_RATIO * self.mean
+
+
+def wrk_binary() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        sys.exit("bench_api.py needs the wrk load generator: apt-get install wrk")
+    return found
+
+
+def run_wrk(
+    wrk: str, script: Path, url: str, paths_file: Path, clients: int, seconds: float, timeout: int
+) -> Measured:
+    """`clients` keep-alive connections for `seconds`, spread over at most two wrk threads (one per core:
+    the generator stays a small share of the machine). An answer later than `timeout` seconds counts as an
+    error, not as a latency."""
+    command = [
+        wrk,
+        f"-t{min(2, clients)}",
+        f"-c{clients}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        f"{timeout}s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(paths_file),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    out = json.loads(line.removeprefix("BENCH "))
+    return Measured(
+        requests=out["requests"],
+        rate=out["requests"] / (out["duration_us"] / 1e6),
+        p50=out["p50_us"] / 1000,
+        p99=out["p99_us"] / 1000,
+        mean=out["mean_us"] / 1000,
+        non2xx=out["non2xx"],
+        socket_errors=out["socket_errors"],
+    )
+
+
+def scenario_row(
+    wrk: str, script: Path, base: str, paths_file: Path, label: str, clients: int, args: argparse.Namespace
+) -> tuple[str, bool]:
+    """A warm-up, then --runs timed runs; the table row of their medians, and whether every answer was 2xx."""
+    load_before = os.getloadavg()[0]
+    timeout = max(1, int(args.seconds // 2))
+    runs = [run_wrk(wrk, script, base, paths_file, clients, args.warmup, timeout)]
+    runs += [run_wrk(wrk, script, base, paths_file, clients, args.seconds, timeout) for _ in range(args.runs)]
+    p50, p99, mean, rate, count = np.median(
+        [(m.p50, m.p99, m.mean, m.rate, m.requests) for m in runs[1:]], axis=0
+    )
+    problems = ", ".join(
+        f"{n:,} {text}"
+        for text, n in (
+            ("answered other than 2xx", sum(m.non2xx for m in runs)),
+            ("socket errors or late answers", sum(m.socket_errors for m in runs)),
+            # wrk sees only answers: a request never answered is no error to it, only a missing count
+            ("runs with fewer answers than clients", sum(m.requests < clients for m in runs[1:])),
+            ("runs with unanswered time", sum(m.stalled(clients) for m in runs[1:])),
+        )
+        if n
+    )
+    row = (
+        f"| {label}{f' (FAILED: {problems})' if problems else ''} | {clients} | {count:,.0f}"
+        f" | {p50:.1f} | {p99:.1f} | {mean:.1f} | {rate:.0f} | {load_before:.1f} / {os.getloadavg()[0]:.1f} |"
+    )
+    return row, not problems
+
+
+def start_server(url: str, workers: int | None, pool_size: int) -> tuple[subprocess.Popen, str]:
+    """`rpm api run` on a free loopback port, once it answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "RPM_API_SESSION_SECRET": secrets.token_urlsafe(48),
+        "RPM_API_POOL_MAX_SIZE": str(pool_size),
+    }
+    command = [sys.executable, "-m", "rpmctl.main", "api", "run", "--port", str(port), "--database-url", url]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180  # every worker imports the app; slow on a busy machine
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/openapi.json", timeout=5)
+            break
+        except httpx.TransportError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the API server exited with {proc.returncode}") from None
+            time.sleep(0.2)
+    time.sleep(2)  # the other workers
+    return proc, base
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=10_000_000)
     parser.add_argument("--patients", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per scenario and concurrency")
+    parser.add_argument("--seconds", type=float, default=15, help="length of each timed run")
+    parser.add_argument("--warmup", type=float, default=3, help="untimed seconds before each scenario")
     parser.add_argument("--database-url", help="server to create the scratch database on")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--database", help="reuse this database filled by an earlier --keep run (kept)")
-    parser.add_argument("--runs", type=int, default=1, help="timed runs per figure; the median is shown")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per figure; the median is shown")
     parser.add_argument("--clients", default="1,50", help="concurrencies, comma-separated")
     parser.add_argument("--workers", type=int, help="`rpm api run --workers` (default: its own)")
+    parser.add_argument(
+        "--pool-size", type=int, default=20, help="RPM_API_POOL_MAX_SIZE: connections shared by the workers"
+    )
     parser.add_argument("--only", help="run only the scenarios whose label contains this")
     args = parser.parse_args()
+    wrk = wrk_binary()
     server = _server_url(args)
     name = args.database or f"bench_api_{uuid.uuid4().hex[:8]}"
     keep = args.keep or args.database is not None
@@ -207,6 +341,7 @@ def main() -> int:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     proc = None
+    failed = False
     try:
         if args.database is None:
             print(
@@ -217,41 +352,7 @@ def main() -> int:
             print(f"loaded in {time.monotonic() - started:.0f} s", flush=True)
         else:
             emails, ids = existing(url)
-        port = free_port()
-        env = {
-            **os.environ,
-            "RPM_API_SESSION_SECRET": secrets.token_urlsafe(48),
-            "RPM_API_POOL_MAX_SIZE": "20",
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "rpmctl.main",
-            "api",
-            "run",
-            "--port",
-            str(port),
-            "--database-url",
-            url,
-        ]
-        if args.workers is not None:
-            command += ["--workers", str(args.workers)]
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180  # every worker imports the app; slow on a busy machine
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        time.sleep(2)  # the other workers
+        proc, base = start_server(url, args.workers, args.pool_size)
         token = httpx.post(
             f"{base}/api/v1/auth/tokens", json={"email": emails[0], "password": PASSWORD}, timeout=60
         ).json()["access_token"]
@@ -263,37 +364,38 @@ def main() -> int:
             ],
         }
         print(
-            f"\n| scenario | clients | requests | p50 ms | p99 ms | req/s | load avg |"
-            f" (median of {args.runs} run(s))\n|---|---|---|---|---|---|---|"
+            f"\nserver: {args.workers or 'default'} worker process(es), {args.pool_size} connections;"
+            f" load generator: wrk; {args.seconds:g} s per run, median of {args.runs} run(s)\n"
+            "| scenario | clients | requests per run | p50 ms | p99 ms | mean ms | req/s"
+            " | load 1 min: start / end |\n"
+            "|---|---|---|---|---|---|---|---|"
         )
-        for label, paths in scenarios.items():
-            if args.only and args.only not in label:
-                continue
-            for clients in (int(c) for c in args.clients.split(",")):
-                run_load(base, token, paths, clients, min(100, args.requests))  # warm up
-                figures, errors = [], 0
-                for _ in range(args.runs):
-                    t0 = time.perf_counter()
-                    timed = run_load(base, token, paths, clients, args.requests)
-                    rate = len(timed) / (time.perf_counter() - t0)
-                    lat = [t for t in timed if t >= 0] or [float("nan")]
-                    errors += len(timed) - len(lat)
-                    figures.append((*np.percentile(lat, [50, 99]), rate))
-                p50, p99, rate = np.median(np.array(figures), axis=0)
-                label_errors = f" ({errors} answered other than 200)" if errors else ""
-                print(
-                    f"| {label}{label_errors} | {clients} | {args.requests} x {args.runs} | {p50:.1f}"
-                    f" | {p99:.1f} | {rate:.0f} | {load_average()} |",
-                    flush=True,
-                )
+        with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
+            script = Path(tmp) / "rotate.lua"
+            script.write_text(WRK_SCRIPT)
+            for label, paths in scenarios.items():
+                if args.only and args.only not in label:
+                    continue
+                paths_file = Path(tmp) / "paths.txt"
+                paths_file.write_text("\n".join([token, *paths]) + "\n")
+                for clients in (int(c) for c in args.clients.split(",")):
+                    row, ok = scenario_row(wrk, script, base, paths_file, label, clients, args)
+                    print(row, flush=True)
+                    failed = failed or not ok
     finally:
         if proc is not None:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
         if not keep:
             with psycopg.connect(server, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    return 0
+    if failed:
+        print("FAILED: see the rows marked FAILED (answers not 2xx, late or missing)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

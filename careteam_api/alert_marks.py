@@ -7,7 +7,6 @@ exist (checked once in the lifespan), so the API runs against a database without
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -33,16 +32,15 @@ def metric_of(rule: str) -> str | None:
     return next((metric for prefix, metric in METRIC_OF_RULE_PREFIX if rule.startswith(prefix)), None)
 
 
-def markers(
-    conn: psycopg.Connection, practice_id: uuid.UUID, patient_id: uuid.UUID, start: datetime, end: datetime
-) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            "SELECT alert_id, rule, category, priority, state, opened_at, first_seen, last_seen, worst_value,"
-            " explanation->>'summary' AS summary FROM alerts WHERE practice_id = %s AND patient_id = %s"
-            " AND last_seen >= %s AND first_seen < %s ORDER BY first_seen LIMIT 500",
-            (practice_id, patient_id, start, end),
-        ).fetchall()
+MARKERS = (
+    "SELECT alert_id, rule, category, priority, state, opened_at, first_seen, last_seen, worst_value,"
+    " explanation->>'summary' AS summary FROM alerts WHERE practice_id = %s AND patient_id = %s"
+    " AND last_seen >= %s AND first_seen < %s ORDER BY first_seen LIMIT 500"
+)
+
+
+def with_metric(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of MARKERS (as dicts), each given the chart (metric) its marker goes on."""
     for row in rows:
         row["metric"] = metric_of(row["rule"])
     return rows

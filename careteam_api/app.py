@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from careteam_api import alert_marks, handlers
 from careteam_api.api import auth, billing, care_plans, consent, devices, fhir, patients, time_entries, vitals
-from careteam_api.db import open_pool
+from careteam_api.db import gate, open_pool
 from careteam_api.settings import ApiSettings
 
 ROUTERS = (auth, patients, vitals, time_entries, consent, care_plans, devices, billing, fhir)
@@ -47,6 +47,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         with pool.connection() as conn:
             app.state.alerts_tables = alert_marks.tables_exist(conn)
         app.state.pool = pool
+        app.state.db_gate = gate(pool)
         try:
             yield
         finally:

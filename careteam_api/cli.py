@@ -139,29 +139,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve_workers(args: argparse.Namespace) -> int:
-    """N single-process uvicorn servers accepting on one listening socket bound here (`uvicorn --fd`).
-
-    Each worker wraps the inherited descriptor in a socket of its real family, so asyncio sets TCP_NODELAY on
-    accepted connections (`uvicorn --fd` assumes a Unix socket, and its --workers supervisor showed the
-    same symptom here: every response held back ~40 ms by Nagle and delayed ACKs). SIGTERM or SIGINT
-    stops them all.
+    """N single-process uvicorn servers, each accepting on its own socket bound to the same port with
+    SO_REUSEPORT, so the kernel spreads connections evenly over them. (On one shared listening socket the
+    process that happened to be waiting took most of them: 42 of 50 keep-alive clients on one of two
+    workers, which then queued on its single core while the other idled.) The socket bound here, never
+    listening, holds the port and makes a port in use fail before any worker starts. SIGTERM or SIGINT stops
+    them all.
     """
     import signal
-    import socket
     import subprocess
 
-    listener = socket.create_server((args.host, args.port), backlog=2048)
-    listener.set_inheritable(True)
+    holder = _reuse_port_socket(args.host, _free_port(args.host, args.port))
     command = [
         sys.executable,
         "-c",
-        "import sys; from careteam_api.cli import serve_socket;"
-        " serve_socket(int(sys.argv[1]), sys.argv[2] == 'proxy')",
-        str(listener.fileno()),
+        "import sys; from careteam_api.cli import serve_port;"
+        " serve_port(sys.argv[1], int(sys.argv[2]), sys.argv[3] == 'proxy')",
+        args.host,
+        str(holder.getsockname()[1]),
         "proxy" if args.proxy_headers else "direct",
     ]
     print(f"serving http://{args.host}:{args.port} with {args.workers} worker processes", flush=True)
-    workers = [subprocess.Popen(command, pass_fds=[listener.fileno()]) for _ in range(args.workers)]
+    workers = [subprocess.Popen(command) for _ in range(args.workers)]
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -178,32 +177,85 @@ def _serve_workers(args: argparse.Namespace) -> int:
             signal.sigtimedwait([signal.SIGCHLD], 1.0)
     finally:
         stop(signal.SIGTERM, None)
-        codes = [w.wait(timeout=30) for w in workers]
-        listener.close()
+        codes = [_wait_or_kill(w) for w in workers]
+        holder.close()
     return 0 if stopping else next((c for c in codes if c), 1)
 
 
-def serve_socket(fd: int, proxy_headers: bool) -> None:
-    """One worker of `_serve_workers`: uvicorn on the inherited listening socket."""
+def _wait_or_kill(worker, timeout: float = 30) -> int:
+    """A worker's exit code; one that has not stopped `timeout` seconds after SIGTERM is killed."""
+    import subprocess
+
+    try:
+        return worker.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        return worker.wait()
+
+
+def _free_port(host: str, port: int) -> int:
+    """`port` (or a free one for 0) after checking no socket holds it: the SO_REUSEPORT sockets of the
+    workers would otherwise join those of another server already listening there and share its clients."""
+    with _bound_socket(host, port, reuse_port=False) as probe:
+        return probe.getsockname()[1]
+
+
+def _reuse_port_socket(host: str, port: int):
+    """A TCP socket bound to (host, port) with SO_REUSEPORT."""
+    return _bound_socket(host, port, reuse_port=True)
+
+
+def _bound_socket(host: str, port: int, *, reuse_port: bool):
     import socket
 
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CommandError(
+            f"cannot listen on {host}:{port}: {exc.strerror}", fix="choose another --port"
+        ) from exc
+    return sock
+
+
+def serve_port(host: str, port: int, proxy_headers: bool) -> None:
+    """One worker of `_serve_workers`: uvicorn on its own SO_REUSEPORT socket of the shared port."""
     import uvicorn
 
+    sock = _reuse_port_socket(host, port)
+    sock.listen(2048)
     config = uvicorn.Config(
         "careteam_api.cli:app_from_environment",
         factory=True,
         proxy_headers=proxy_headers,
         log_level="info",
     )
-    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# A request allocates thousands of short-lived containers (rows, dicts, frames): with the default first
+# threshold (700) the collector ran several times per request. Cycles are rare in these objects; a larger
+# first generation collects the same garbage less often.
+GC_FIRST_GENERATION = 20_000
 
 
 def app_from_environment():
     """The app of one uvicorn worker, from the RPM_API_* variables `run` set."""
+    import gc
+
     from careteam_api.app import create_app
     from careteam_api.settings import ApiSettings
 
-    return create_app(ApiSettings())
+    app = create_app(ApiSettings())
+    # What start-up built (modules, routes, templates) lives as long as the process: out of the collector's
+    # sight, the older generations have little left to traverse.
+    gc.freeze()
+    gc.set_threshold(GC_FIRST_GENERATION, *gc.get_threshold()[1:])
+    return app
 
 
 def _set_password(args: argparse.Namespace) -> int:

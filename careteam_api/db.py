@@ -5,18 +5,35 @@ The request owns the transaction: repositories never commit. The audit entries a
 response leaves: if they cannot be written, nothing is committed and the client gets an error, not the data.
 A request that fails is rolled back, and its audit entries are written marked failed, so an attempted read
 stays on record.
+
+At most as many requests as the pool has connections hold or wait for one at a time (`gate`); the others
+wait on the event loop, holding no thread. Every step of a request after it has its connection
+(dependencies, handler) runs in the shared thread pool (40 threads): without the gate, requests beyond the
+pool's size took threads only to wait for a connection, and once all threads waited, the requests holding
+the connections got no thread to finish on; the server stood still until the pool's timeout (seen with 50
+clients on one process of 10 connections). Behind the gate a connection is nearly always ready, so it is
+taken on the event loop; only when none is (the pool still growing, or reconnecting) does a thread wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 import psycopg
 from fastapi import Depends, Request
-from psycopg_pool import ConnectionPool
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool, PoolTimeout
+from starlette.concurrency import run_in_threadpool
 
+from careteam_api import audit
 from careteam_api.settings import ApiSettings
+
+# How long the event loop may wait for a connection that is not ready at once, before a thread waits for
+# it instead: short enough to go unnoticed by the other requests of the loop.
+LOOP_WAIT_SECONDS = 0.001
+IDLE = TransactionStatus.IDLE
 
 
 def open_pool(settings: ApiSettings, *, max_size: int | None = None) -> ConnectionPool:
@@ -33,21 +50,68 @@ def open_pool(settings: ApiSettings, *, max_size: int | None = None) -> Connecti
     return pool
 
 
-def get_db(request: Request) -> Iterator[psycopg.Connection]:
-    """One transaction per request: committed when the handler returns, rolled back when it raises."""
-    from careteam_api import audit
+def gate(pool: ConnectionPool) -> asyncio.Semaphore:
+    """One place per connection of the pool (made in the lifespan, kept in app.state.db_gate)."""
+    return asyncio.Semaphore(pool.max_size)
 
-    pool: ConnectionPool = request.app.state.pool
-    with pool.connection() as conn:
-        audit.bind(request, conn)
-        try:
-            yield conn
-        except BaseException:
+
+async def _connection(pool: ConnectionPool) -> psycopg.Connection:
+    try:
+        return pool.getconn(timeout=LOOP_WAIT_SECONDS)
+    except PoolTimeout:
+        return await run_in_threadpool(pool.getconn)
+
+
+def _end(pool: ConnectionPool, conn: psycopg.Connection, request: Request, *, failed: bool) -> None:
+    """Commit with the audit entries (or roll back and record them failed), then give the connection back.
+    After `commit_now` the entries are settled: only what ran after it is committed (or rolled back)."""
+    try:
+        if getattr(request.state, "db_committed", False):
+            if not failed:
+                conn.commit()
+        elif failed:
             conn.rollback()
             audit.rewrite_failed(conn, request)
             conn.commit()
-            raise
-        audit.commit_with_entries(conn, request)
+        else:
+            audit.commit_with_entries(conn, request)
+    finally:
+        pool.putconn(conn)
+
+
+def commit_now(conn: psycopg.Connection, request: Request) -> None:
+    """Commit the request's transaction with its audit entries from the handler, once its reads are done.
+
+    Inside an open pipeline, the entries and the COMMIT travel with the reads queued before them: one round
+    trip for all, and get_db has nothing left to send (it gives the connection back without a thread). If
+    the commit fails, the entries are recorded failed here, as get_db would.
+    """
+    request.state.db_committed = True
+    audit.commit_with_entries(conn, request)
+
+
+async def get_db(request: Request) -> AsyncIterator[psycopg.Connection]:
+    """One transaction per request: committed when the handler returns, rolled back when it raises."""
+    pool: ConnectionPool = request.app.state.pool
+    async with request.app.state.db_gate:
+        conn = await _connection(pool)
+        ended = False
+        try:
+            audit.bind(request, conn)
+            try:
+                yield conn
+            except BaseException:
+                ended = True
+                await run_in_threadpool(_end, pool, conn, request, failed=True)
+                raise
+            ended = True
+            if getattr(request.state, "db_committed", False) and conn.info.transaction_status == IDLE:
+                pool.putconn(conn)  # nothing left to send
+            else:
+                await run_in_threadpool(_end, pool, conn, request, failed=False)
+        finally:
+            if not ended:  # cancelled before the end was reached: never lose the connection
+                pool.putconn(conn)
 
 
 # scope="function": the transaction ends when the handler returns, before the response is sent, so a client

@@ -39,7 +39,8 @@ _LATEST_OLDER = (
     f" AND measured_at <= now() - interval '{LATEST_RECENT}'"
     " ORDER BY patient_id, kind, measured_at DESC"
 )
-_KINDS = {
+# Per kind: the key of its time in a list row, and its value columns (schemas.LatestVital values).
+LATEST_KINDS = {
     "blood_pressure": ("bp_at", ("systolic_mmhg", "diastolic_mmhg", "pulse_bpm")),
     "glucose": ("glucose_at", ("glucose_mg_dl",)),
     "weight": ("weight_at", ("weight_kg",)),
@@ -58,10 +59,10 @@ def latest_vitals(
         # keep a generic plan (chunks excluded at executor startup); the SET travels with the first query.
         with conn.pipeline():
             cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            cur.execute(_LATEST_RECENT, {"p": patient_ids, "k": list(_KINDS)})
+            cur.execute(_LATEST_RECENT, {"p": patient_ids, "k": list(LATEST_KINDS)})
         for row in cur:
             found[(row["patient_id"], row["kind"])] = row
-        missing = [(p, k) for p in patient_ids for k in _KINDS if (p, k) not in found]
+        missing = [(p, k) for p in patient_ids for k in LATEST_KINDS if (p, k) not in found]
         if missing:
             params = {
                 "p": list(dict.fromkeys(p for p, _ in missing)),
@@ -74,7 +75,7 @@ def latest_vitals(
 
 def _attach_latest(row: dict[str, Any], found: dict[tuple[uuid.UUID, str], dict]) -> None:
     """Add bp_at, systolic_mmhg, ..., weight_at, weight_kg to a patient row (None where there is none)."""
-    for kind, (at_key, columns) in _KINDS.items():
+    for kind, (at_key, columns) in LATEST_KINDS.items():
         reading = found.get((row["patient_id"], kind))
         row[at_key] = reading["measured_at"] if reading else None
         for column in columns:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,46 +34,45 @@ READING_COLUMNS = (
 
 
 _AGGREGATES = ", ".join(f"count({m}), min({m}), max({m}), avg({m})" for m in ALL_METRICS)
-_TREND = (
+TREND = (
     f"SELECT kind, time_bucket(%s::interval, measured_at, %s) AS b, {_AGGREGATES} FROM readings"
     " WHERE patient_id = %s AND measured_at >= %s AND measured_at < %s GROUP BY kind, b ORDER BY kind, b"
 )
+# Per kind: (metric, unit, offset of its count/min/max/avg in a TREND row), in chart order.
+_TREND_COLUMNS = {
+    kind: tuple((m, unit, 2 + 4 * ALL_METRICS.index(m)) for m, unit in metrics)
+    for kind, metrics in METRICS.items()
+}
+# A custom plan of TREND costs more to plan (constraint exclusion over every chunk, then paths for each of
+# the ~14 chunks a 90-day window touches) than to run; a generic plan excludes chunks at executor startup
+# instead. psycopg prepares a statement after a few runs on a connection; this SET LOCAL, sent in the same
+# round trip as the query, lets the server keep its generic plan.
+GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"
 
 
-@dataclass(frozen=True)
-class Point:
-    t: datetime
-    count: int
-    min: float
-    max: float
-    mean: float
+def trend_params(
+    patient_id: uuid.UUID, timezone: str, bucket: Bucket, start: datetime, end: datetime
+) -> tuple[Any, ...]:
+    return (BUCKET_WIDTH[bucket], timezone, patient_id, start, end)
 
 
-def trend(
-    conn: psycopg.Connection,
-    patient_id: uuid.UUID,
-    timezone: str,
-    bucket: Bucket,
-    start: datetime,
-    end: datetime,
-) -> dict[tuple[str, str], list[Point]]:
-    """Per (kind, metric): one point per bucket with count, min, max and mean."""
-    # A custom plan of this query costs more to plan (constraint exclusion over every chunk, then paths for
-    # each of the ~14 chunks a 90-day window touches) than to run; a generic plan excludes chunks at
-    # executor startup instead. psycopg prepares the statement after a few runs on a connection, and the
-    # SET LOCAL (sent with the query, one round trip) lets the server keep its generic plan.
-    with conn.pipeline():
-        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cur = conn.execute(_TREND, (BUCKET_WIDTH[bucket], timezone, patient_id, start, end))
-    rows = cur.fetchall()
-    out: dict[tuple[str, str], list[Point]] = {}
+def trend_series(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """TREND rows as the API's series: per (kind, metric) with readings, one point per bucket with count,
+    min, max and mean (plain values, in the shape of schemas.TrendSeries)."""
+    series: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
         kind, at = row[0], row[1]
-        for index, metric in enumerate(ALL_METRICS):
-            count, low, high, mean = row[2 + 4 * index : 6 + 4 * index]
-            if count:
-                out.setdefault((kind, metric), []).append(Point(at, count, low, high, float(mean)))
-    return out
+        for metric, unit, i in _TREND_COLUMNS[kind]:
+            count = row[i]
+            if not count:
+                continue
+            found = series.get((kind, metric))
+            if found is None:
+                found = series[(kind, metric)] = {"kind": kind, "metric": metric, "unit": unit, "points": []}
+            found["points"].append(
+                {"t": at, "count": count, "min": row[i + 1], "max": row[i + 2], "mean": float(row[i + 3])}
+            )
+    return list(series.values())
 
 
 def encode_cursor(measured_at: datetime, reading_id: uuid.UUID) -> str:

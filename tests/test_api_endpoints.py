@@ -8,7 +8,9 @@ from datetime import date
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
+from careteam_api.api.schemas import PatientPage, TrendPublic
 from tests.test_api_support import World, auth
 
 pytest_plugins = ["tests.test_api_support"]
@@ -65,6 +67,28 @@ def test_trends(clinician: httpx.Client, api_world: World, bucket: str, days: in
     )
     assert (limit["value"], limit["source"]) == (150, "care_plan")
     assert [a["rule"] for a in data["alerts"]] == ["bp_single_high"]
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "model"),
+    [
+        ("clinician", "/patients/{pid}/trends?bucket=day&days=90", TrendPublic),
+        ("clinician", "/patients/{pid}/trends?bucket=hour&days=7", TrendPublic),
+        ("clinician", "/patients", PatientPage),
+        ("biller", "/patients?limit=1", PatientPage),
+    ],
+    ids=["trends-daily", "trends-hourly", "patient-list-clinical", "patient-list-without-vitals"],
+)
+def test_answers_built_without_their_model_are_what_the_model_writes(
+    api_url: str, tokens: dict, api_world: World, role: str, path: str, model: type[BaseModel]
+) -> None:
+    """Trends and the patient list are serialised from plain values, past FastAPI's response validation:
+    their bytes must be exactly those their response model (the OpenAPI schema) would write."""
+    url = f"{api_url}/api/v1" + path.format(pid=api_world.a.patient_id)
+    response = httpx.get(url, headers=auth(tokens[("a", role)]))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == model.model_validate_json(response.content).model_dump_json().encode()
 
 
 def test_readings_keyset_pages_do_not_overlap(clinician: httpx.Client, api_world: World) -> None:

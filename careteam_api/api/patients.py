@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from careteam_api import alert_marks, audit, directory, vitals
 from careteam_api.api import API_PREFIX
-from careteam_api.api.schemas import ContactPublic, ContactUpdate, PatientPage, PatientPublic, PatientSummary
+from careteam_api.api.rendering import json_response
+from careteam_api.api.schemas import ContactPublic, ContactUpdate, PatientPage, PatientPublic
 from careteam_api.api.scope import ContactWritePatient, DirectoryPatient, DirectoryUser
 from careteam_api.auth.roles import Capability, allows
 from careteam_api.db import DbSession
@@ -20,14 +22,12 @@ _PRIORITY = {0: "critical", 1: "high", 2: "low"}
 
 
 def _latest_of(row: dict) -> dict:
+    """The latest reading of each kind as schemas.LatestVital values (values that are NULL left out)."""
     out = {}
-    if row.get("bp_at"):
-        values = {k: row[k] for k in ("systolic_mmhg", "diastolic_mmhg", "pulse_bpm") if row[k] is not None}
-        out["blood_pressure"] = {"measured_at": row["bp_at"], "values": values}
-    if row.get("glucose_at"):
-        out["glucose"] = {"measured_at": row["glucose_at"], "values": {"glucose_mg_dl": row["glucose_mg_dl"]}}
-    if row.get("weight_at"):
-        out["weight"] = {"measured_at": row["weight_at"], "values": {"weight_kg": row["weight_kg"]}}
+    for kind, (at_key, columns) in directory.LATEST_KINDS.items():
+        if row.get(at_key):
+            values = {k: row[k] for k in columns if row[k] is not None}
+            out[kind] = {"measured_at": row[at_key], "values": values}
     return out
 
 
@@ -39,7 +39,7 @@ def list_patients(
     q: Annotated[str | None, Query(max_length=100, pattern=r"^[^\x00]*$", description="name or MRN")] = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> PatientPage:
+) -> Response:
     """Patients by family name; clinical roles also get the latest reading per kind and open alerts."""
     clinical = allows(user.role, Capability.CLINICAL_READ)
     with_alerts = clinical and request.app.state.alerts_tables
@@ -54,19 +54,19 @@ def list_patients(
     )
     audit.record(conn, request, user, patient_id=None, patients=len(rows), search=q)
     items = [
-        PatientSummary(
-            patient_id=r["patient_id"],
-            mrn=r["mrn"],
-            given_name=r["given_name"],
-            family_name=r["family_name"],
-            birth_date=r["birth_date"],
-            latest=_latest_of(r) if clinical else None,
-            open_alerts=r["open_alerts"] if with_alerts else None,
-            top_priority=_PRIORITY.get(r["top_priority_rank"]) if with_alerts else None,
-        )
+        {
+            "patient_id": r["patient_id"],
+            "mrn": r["mrn"],
+            "given_name": r["given_name"],
+            "family_name": r["family_name"],
+            "birth_date": r["birth_date"],
+            "latest": _latest_of(r) if clinical else None,
+            "open_alerts": r["open_alerts"] if with_alerts else None,
+            "top_priority": _PRIORITY.get(r["top_priority_rank"]) if with_alerts else None,
+        }
         for r in rows
     ]
-    return PatientPage(items=items, next_cursor=next_cursor)
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get("/{patient_id}", response_model=PatientPublic)

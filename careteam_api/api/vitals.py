@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
-from careteam_api import alert_marks, vitals
+from careteam_api import trend_chart, vitals
 from careteam_api.api import API_PREFIX, window
-from careteam_api.api.schemas import LimitPublic, ReadingPage, TrendPoint, TrendPublic, TrendSeries
+from careteam_api.api.rendering import json_response
+from careteam_api.api.schemas import ReadingPage, TrendPublic
 from careteam_api.api.scope import ClinicalPatient
-from careteam_api.db import DbSession
+from careteam_api.db import DbSession, commit_now
 from careteam_api.errors import BadRequest
-from careteam_api.program.care_plans import history
-from careteam_api.thresholds import limits_for
 
 router = APIRouter(prefix=API_PREFIX + "/patients/{patient_id}", tags=["vitals"])
 # A year of daily points, or 400 days: the console's widest zoom with some margin.
@@ -34,35 +34,33 @@ def trends(
     ] = 90,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> TrendPublic:
+) -> Response:
     """Per vital and bucket: count, min, max, mean; the care plan's (or default) limits; alerts."""
     start, end = window.resolve(start, end, days, MAX_TREND_DAYS)
     if bucket == "hour" and (end - start).days > MAX_HOURLY_DAYS:
         raise BadRequest(f"hourly buckets cover at most {MAX_HOURLY_DAYS} days; use bucket=day")
-    points = vitals.trend(conn, patient.patient_id, patient.timezone, bucket, start, end)
-    units = {m: u for ms in vitals.METRICS.values() for m, u in ms}
-    series = [
-        TrendSeries(
-            kind=kind, metric=metric, unit=units[metric], points=[TrendPoint(**p.__dict__) for p in pts]
+    with conn.pipeline():
+        chart = trend_chart.queue(
+            conn,
+            patient_id=patient.patient_id,
+            practice_id=patient.practice_id,
+            timezone=patient.timezone,
+            bucket=bucket,
+            start=start,
+            end=end,
+            with_alerts=request.app.state.alerts_tables,
         )
-        for (kind, metric), pts in points.items()
-    ]
-    plans = history(conn, patient.patient_id)
-    limits = limits_for(plans[-1].alert_thresholds if plans else None)
-    markers = (
-        alert_marks.markers(conn, patient.practice_id, patient.patient_id, start, end)
-        if request.app.state.alerts_tables
-        else None
-    )
-    return TrendPublic(
-        patient_id=patient.patient_id,
-        bucket=bucket,
-        start=start,
-        end=end,
-        timezone=patient.timezone,
-        series=series,
-        limits=[LimitPublic(**limit.__dict__) for limit in limits],
-        alerts=markers,
+        commit_now(conn, request)
+    data = chart.result()
+    return json_response(
+        {
+            "patient_id": patient.patient_id,
+            "bucket": bucket,
+            "start": start,
+            "end": end,
+            "timezone": patient.timezone,
+            **data,
+        }
     )
 
 
