@@ -6,7 +6,7 @@ Not a test and not in CI; see bench/README.md ("Soak") for what it reports and h
 The soak runs beside the development stack, not inside it: a Mosquitto of its own (state under
 `/var/lib/rpm-gateway/soak`, ports 18930 / 18983) so that 10,000 hub accounts never weigh on the broker the
 tests use, and a scratch database on the local TimescaleDB (dropped at the end unless `--keep`). Hub accounts
-are provisioned once on the soak broker and reused by later runs (the first run spends a few minutes on it).
+are written into the stopped soak broker's files once and reused by later runs.
 
 What runs, each as the real command in its own process: `rpm ingest run` (N workers, one share group),
 `rpm alerts run`, `rpm api run` (polled once a second as a care manager would: the alert queue), and
@@ -42,6 +42,7 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
 from bench.scratch import scratch_database  # noqa: E402
+from rpmctl.services.stack import LocalStack  # noqa: E402
 
 SOAK_STATE_DIR = Path("/var/lib/rpm-gateway/soak")
 SOAK_MQTT_PORT, SOAK_MQTTS_PORT = 18930, 18983
@@ -461,7 +462,6 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from rpmctl.services.progress import Progress
-    from rpmctl.services.stack import LocalStack
 
     main_db = LocalStack(progress=Progress(quiet=True)).up().database_url
     with scratch_database(main_db, "soak", args.keep) as db:
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def provision_hubs(stack: object, homes: int) -> list[str]:
+def provision_hubs(stack: LocalStack, homes: int) -> list[str]:
     from simulators.fleet import provision
 
     def progress(done: int, total: int) -> None:
@@ -496,8 +496,8 @@ def provision_hubs(stack: object, homes: int) -> list[str]:
     fleet = provision(
         SOAK_STATE_DIR / "fleet",
         homes,
-        admin=stack.mosquitto.admin(),  # type: ignore[attr-defined]
-        broker_url=stack.endpoints().mqtt_hub_url,  # type: ignore[attr-defined]
+        admin=stack.mosquitto.admin(),
+        broker_url=stack.endpoints().mqtt_hub_url,
         prefix=HUB_PREFIX,
         progress=progress,
     )
