@@ -300,6 +300,9 @@ class LocalTimescale:
                     sql.Identifier(APP_ROLE), sql.Literal(password)
                 )
             )
+            # DROP DATABASE ... WITH (FORCE) of a scratch database (tests, benchmarks) must also end an
+            # autovacuum worker busy in it, which PostgreSQL allows only with this role's rights.
+            conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(APP_ROLE)))
             has_db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone()
         # New databases (the app's, and tests' scratch ones) inherit the extensions from template1.
         with self._superuser_connect("template1") as conn:
