@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
@@ -31,9 +32,10 @@ LOOKBACK = timedelta(milliseconds=MAX_WINDOW_MS)
 
 _NO_PARALLEL = (
     "SELECT current_setting('max_parallel_workers_per_gather'),"
-    " set_config('max_parallel_workers_per_gather', '0', true)"
+    " set_config('max_parallel_workers_per_gather', '0', true), statement_timestamp()"
 )
-"""Turns parallel plans off for the rest of the transaction; returns the setting it replaced."""
+"""Turns parallel plans off for the rest of the transaction; returns the setting it replaced and the
+database's clock (the window query that follows sees every reading committed before it)."""
 
 
 def _cuffless_devices(conn: psycopg.Connection) -> list[str]:
@@ -43,6 +45,45 @@ def _cuffless_devices(conn: psycopg.Connection) -> list[str]:
     return [row[0] for row in rows]
 
 
+@dataclass(frozen=True)
+class Window:
+    readings: Readings
+    read_at: datetime
+    """The database's clock just before the query: it saw every reading committed by then."""
+
+
+def read_window(
+    conn: psycopg.Connection,
+    patient_ids: Sequence[uuid.UUID],
+    since: datetime,
+    until: datetime | None,
+    ingested_after: datetime | None = None,
+) -> Window:
+    """Readings of `patient_ids` measured in (since, until] (no upper bound when `until` is None), only
+    those ingested after `ingested_after` when given; segment i = patient_ids[i]."""
+    cuffless = _cuffless_devices(conn)
+    params = {
+        "patients": list(patient_ids),
+        "since": since,
+        "until": until,
+        "ingested_after": ingested_after,
+        "impossible": list(IMPOSSIBLE_QUALITY_FLAGS),
+        "cuffless": cuffless,
+        "fasting": list(FASTING_MEALS),
+    }
+    query = records.window_sql(
+        cuffless=bool(cuffless), bounded=until is not None, delta=ingested_after is not None
+    )
+    in_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    with nullcontext() if in_transaction else conn.transaction():  # SET LOCAL needs a transaction
+        previous = conn.execute(_NO_PARALLEL).fetchone()
+        row = conn.execute(query, params, binary=True).fetchone()
+        # the caller's transaction goes on (context, alert writes) with its own setting
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", (previous[0],))
+    readings = records.parse(row or (None,) * len(records.STREAMS), patient_ids)
+    return Window(readings, previous[2])
+
+
 def load_readings(
     conn: psycopg.Connection,
     patient_ids: Sequence[uuid.UUID],
@@ -50,23 +91,7 @@ def load_readings(
     lookback: timedelta = LOOKBACK,
 ) -> Readings:
     """Readings of `patient_ids` measured in (until - lookback, until], segment i = patient_ids[i]."""
-    cuffless = _cuffless_devices(conn)
-    params = {
-        "patients": list(patient_ids),
-        "since": until - lookback,
-        "until": until,
-        "impossible": list(IMPOSSIBLE_QUALITY_FLAGS),
-        "cuffless": cuffless,
-        "fasting": list(FASTING_MEALS),
-    }
-    in_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
-    with nullcontext() if in_transaction else conn.transaction():  # SET LOCAL needs a transaction
-        previous = conn.execute(_NO_PARALLEL).fetchone()
-        query = records.WINDOW_SQL_CUFFLESS if cuffless else records.WINDOW_SQL
-        row = conn.execute(query, params, binary=True).fetchone()
-        # the caller's transaction goes on (context, alert writes) with its own setting
-        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", (previous[0],))
-    return records.parse(row or (None,) * len(records.STREAMS), patient_ids)
+    return read_window(conn, patient_ids, until - lookback, until).readings
 
 
 def load_context(conn: psycopg.Connection, patient_ids: Sequence[uuid.UUID], on: datetime) -> PatientContext:
@@ -82,7 +107,7 @@ def load_context(conn: psycopg.Connection, patient_ids: Sequence[uuid.UUID], on:
         "   ORDER BY v.version DESC LIMIT 1),"
         " o.overrides"
         " FROM patients pt LEFT JOIN alert_rule_overrides o ON o.practice_id = pt.practice_id"
-        " WHERE pt.patient_id = ANY(%(patients)s::uuid[])",
+        " WHERE pt.patient_id = ANY(%(patients)b::uuid[])",
         {"patients": list(patient_ids), "on": on.date()},
     ).fetchall()
     found = {row[0]: row for row in rows}

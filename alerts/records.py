@@ -11,6 +11,7 @@ from 33 to 28 ms of server CPU, the scan alone being 12 (bench/README.md, alerts
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 
@@ -79,7 +80,13 @@ def _aggregate(record: str, where: str) -> str:
     return f"string_agg({record}, ''::bytea) FILTER (WHERE {where})"
 
 
-def _window_sql(cuffless: bool) -> str:
+@functools.cache
+def window_sql(*, cuffless: bool, bounded: bool = True, delta: bool = False) -> str:
+    """The window as one row of bytea values, one per stream (STREAMS); parameters: patients, since, until
+    (when `bounded`), impossible and fasting (quality-flag codes and meal values), cuffless (device ids; the
+    test is left out while no device is cuffless), ingested_after (when `delta`: only readings ingested
+    later). The patient is mapped to its segment in numpy (a join in SQL made the planner leave the patient
+    index)."""
     flags = _FLAGS.replace("{cuffless}", _CUFFLESS if cuffless else "")
     columns = [
         _aggregate(
@@ -96,17 +103,11 @@ def _window_sql(cuffless: bool) -> str:
         )
     )
     return (
-        "SELECT " + ",\n  ".join(columns) + "\nFROM readings r WHERE r.patient_id = ANY(%(patients)s::uuid[])"
-        " AND r.measured_at > %(since)s AND r.measured_at <= %(until)s"
+        "SELECT " + ",\n  ".join(columns) + "\nFROM readings r WHERE r.patient_id = ANY(%(patients)b::uuid[])"
+        " AND r.measured_at > %(since)s"
+        + (" AND r.measured_at <= %(until)s" if bounded else "")
+        + (" AND r.ingested_at > %(ingested_after)s" if delta else "")
     )
-
-
-WINDOW_SQL = _window_sql(cuffless=False)
-"""The window as one row of bytea values, one per stream (STREAMS); parameters: patients, since, until,
-impossible and fasting (quality-flag codes and meal values). The patient is mapped to its segment in numpy
-(a join in SQL made the planner leave the patient index)."""
-WINDOW_SQL_CUFFLESS = _window_sql(cuffless=True)
-"""The same with the cuffless test (parameter cuffless: device ids), left out while no device is cuffless."""
 
 
 def _dtype(stream: str) -> np.dtype:
@@ -152,7 +153,7 @@ def segments(patients: np.ndarray, patient_ids: Sequence[uuid.UUID]) -> np.ndarr
 
 
 def parse(row: Sequence[bytes | None], patient_ids: Sequence[uuid.UUID]) -> Readings:
-    """The Readings of one WINDOW_SQL row (one bytea per stream, None for an empty stream)."""
+    """The Readings of one window_sql row (one bytea per stream, None for an empty stream)."""
     streams = []
     for stream, data in zip(STREAMS, row, strict=True):
         dtype = _DTYPES[stream]

@@ -22,6 +22,7 @@ from alerts.checks import adherence, devices, upkeep
 from alerts.clock import Clock, SystemClock
 from alerts.locks import try_job_lock
 from alerts.pipeline import catch_up, evaluate_patients
+from alerts.window_cache import WindowCache
 from ingest.notify import CHANNEL, parse
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,9 @@ def run_checks(conn: psycopg.Connection, now: datetime, config: RunnerConfig) ->
     return results
 
 
-def handle(conn: psycopg.Connection, payloads: list[str], now: datetime) -> int:
+def handle(
+    conn: psycopg.Connection, payloads: list[str], now: datetime, windows: WindowCache | None = None
+) -> int:
     """Evaluate the patients of some notifications in one transaction."""
     patients: set[uuid.UUID] = set()
     for payload in payloads:
@@ -72,7 +75,7 @@ def handle(conn: psycopg.Connection, payloads: list[str], now: datetime) -> int:
         except ValueError:
             log.exception("unreadable %s payload %r", CHANNEL, payload[:200])
     with conn.transaction():
-        result = evaluate_patients(conn, patients, now, now - FRESH_MARGIN)
+        result = evaluate_patients(conn, patients, now, now - FRESH_MARGIN, windows=windows)
     if result.failures:
         log.error("alert rules failed: %s", "; ".join(result.failures))
     return result.patients
@@ -141,12 +144,13 @@ def _listen(config: RunnerConfig, clock: Clock, stop: Callable[[], bool]) -> Non
         psycopg.connect(config.database_url, autocommit=True) as work,
     ):
         listen.execute(f"LISTEN {CHANNEL}")
+        windows = WindowCache()  # kept while this connection lasts
         with work.transaction():
-            catch_up(work, clock.now(), FRESH_MARGIN)
+            catch_up(work, clock.now(), FRESH_MARGIN, windows)
         while not stop():
             # Wake on the first notification (psycopg would otherwise wait out the whole timeout), then
             # take whatever else is already queued so a burst is evaluated in one transaction.
             payloads = [n.payload for n in listen.notifies(timeout=STOP_POLL_S, stop_after=1)]
             if payloads:
                 payloads += [n.payload for n in listen.notifies(timeout=BURST_WAIT_S, stop_after=BURST_MAX)]
-                handle(work, payloads, clock.now())
+                handle(work, payloads, clock.now(), windows)
