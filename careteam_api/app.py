@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from careteam_api import alert_marks, handlers
 from careteam_api.api import auth, billing, care_plans, consent, devices, fhir, patients, time_entries, vitals
-from careteam_api.db import gate, open_pool
+from careteam_api.db import gate, open_pool, open_read_pool
 from careteam_api.settings import ApiSettings
 
 ROUTERS = (auth, patients, vitals, time_entries, consent, care_plans, devices, billing, fhir)
@@ -44,14 +44,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = open_pool(settings, max_size=settings.pool_size_per_worker)
-        with pool.connection() as conn:
-            app.state.alerts_tables = alert_marks.tables_exist(conn)
-        app.state.pool = pool
-        app.state.db_gate = gate(pool)
+        read_pool = open_read_pool(settings)
         try:
+            await read_pool.open(wait=True, timeout=30)
+            with pool.connection() as conn:
+                app.state.alerts_tables = alert_marks.tables_exist(conn)
+            app.state.pool, app.state.read_pool = pool, read_pool
+            app.state.db_gate, app.state.read_gate = gate(pool), gate(read_pool)
             yield
         finally:
             pool.close()
+            await read_pool.close()
 
     app = FastAPI(
         title="rpm-gateway care-team API",

@@ -72,18 +72,22 @@ def _pending(request: Request, name: str) -> list[tuple]:
     return pending
 
 
+def _statement(rows: list[tuple], outcome: str) -> tuple[str, list[Any]]:
+    return _insert(len(rows)), [v for row in rows for v in (*row, outcome)]
+
+
 def _write(conn: psycopg.Connection, rows: list[tuple], outcome: str) -> None:
-    conn.execute(_insert(len(rows)), [v for row in rows for v in (*row, outcome)])
+    conn.execute(*_statement(rows, outcome))
 
 
-def bind(request: Request, conn: psycopg.Connection) -> None:
+def bind(request: Request, conn: psycopg.Connection | psycopg.AsyncConnection) -> None:
     """Mark `conn` as the request's transaction: its entries wait for `commit_with_entries`."""
     request.state.audit_conn = conn
     request.state.audit_rows = []
 
 
 def record(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection | psycopg.AsyncConnection,
     request: Request,
     user: Principal,
     *,
@@ -96,6 +100,7 @@ def record(
     if getattr(request.state, "audit_conn", None) is conn:
         _pending(request, "audit_rows").append(row)
     else:
+        assert isinstance(conn, psycopg.Connection), "an async connection is always bound to its request"
         _write(conn, [row], "ok")
         _pending(request, "audit_written").append(row)
 
@@ -117,15 +122,50 @@ def commit_with_entries(conn: psycopg.Connection, request: Request) -> None:
         raise
 
 
-def rewrite_failed(conn: psycopg.Connection, request: Request) -> None:
-    """After a rollback: the request's audit entries again, marked failed."""
-    rows = (getattr(request.state, "audit_written", None) or []) + (
+def _all_entries(request: Request) -> list[tuple]:
+    return (getattr(request.state, "audit_written", None) or []) + (
         getattr(request.state, "audit_rows", None) or []
     )
+
+
+def rewrite_failed(conn: psycopg.Connection, request: Request) -> None:
+    """After a rollback: the request's audit entries again, marked failed."""
+    rows = _all_entries(request)
     if not rows:
         return
     try:
         _write(conn, rows, "failed")
+    except psycopg.Error:
+        log.exception(
+            "could not record %d audit entries of a failed request %s", len(rows), route_name(request)
+        )
+
+
+# The same on an async connection (the hot reads, careteam_api.db.ReadSession).
+
+
+async def commit_with_entries_async(conn: psycopg.AsyncConnection, request: Request) -> None:
+    """`commit_with_entries` on an async connection."""
+    rows = getattr(request.state, "audit_rows", None) or []
+    try:
+        async with conn.pipeline():
+            if rows:
+                await conn.execute(*_statement(rows, "ok"))
+            await conn.commit()
+    except psycopg.Error:
+        await conn.rollback()
+        await rewrite_failed_async(conn, request)
+        await conn.commit()
+        raise
+
+
+async def rewrite_failed_async(conn: psycopg.AsyncConnection, request: Request) -> None:
+    """`rewrite_failed` on an async connection."""
+    rows = _all_entries(request)
+    if not rows:
+        return
+    try:
+        await conn.execute(*_statement(rows, "failed"))
     except psycopg.Error:
         log.exception(
             "could not record %d audit entries of a failed request %s", len(rows), route_name(request)

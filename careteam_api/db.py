@@ -24,7 +24,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Request
 from psycopg.pq import TransactionStatus
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 from starlette.concurrency import run_in_threadpool
 
 from careteam_api import audit
@@ -50,7 +50,7 @@ def open_pool(settings: ApiSettings, *, max_size: int | None = None) -> Connecti
     return pool
 
 
-def gate(pool: ConnectionPool) -> asyncio.Semaphore:
+def gate(pool: ConnectionPool | AsyncConnectionPool) -> asyncio.Semaphore:
     """One place per connection of the pool (made in the lifespan, kept in app.state.db_gate)."""
     return asyncio.Semaphore(pool.max_size)
 
@@ -63,13 +63,9 @@ async def _connection(pool: ConnectionPool) -> psycopg.Connection:
 
 
 def _end(pool: ConnectionPool, conn: psycopg.Connection, request: Request, *, failed: bool) -> None:
-    """Commit with the audit entries (or roll back and record them failed), then give the connection back.
-    After `commit_now` the entries are settled: only what ran after it is committed (or rolled back)."""
+    """Commit with the audit entries (or roll back and record them failed), then give the connection back."""
     try:
-        if getattr(request.state, "db_committed", False):
-            if not failed:
-                conn.commit()
-        elif failed:
+        if failed:
             conn.rollback()
             audit.rewrite_failed(conn, request)
             conn.commit()
@@ -77,17 +73,6 @@ def _end(pool: ConnectionPool, conn: psycopg.Connection, request: Request, *, fa
             audit.commit_with_entries(conn, request)
     finally:
         pool.putconn(conn)
-
-
-def commit_now(conn: psycopg.Connection, request: Request) -> None:
-    """Commit the request's transaction with its audit entries from the handler, once its reads are done.
-
-    Inside an open pipeline, the entries and the COMMIT travel with the reads queued before them: one round
-    trip for all, and get_db has nothing left to send (it gives the connection back without a thread). If
-    the commit fails, the entries are recorded failed here, as get_db would.
-    """
-    request.state.db_committed = True
-    audit.commit_with_entries(conn, request)
 
 
 async def get_db(request: Request) -> AsyncIterator[psycopg.Connection]:
@@ -105,10 +90,7 @@ async def get_db(request: Request) -> AsyncIterator[psycopg.Connection]:
                 await run_in_threadpool(_end, pool, conn, request, failed=True)
                 raise
             ended = True
-            if getattr(request.state, "db_committed", False) and conn.info.transaction_status == IDLE:
-                pool.putconn(conn)  # nothing left to send
-            else:
-                await run_in_threadpool(_end, pool, conn, request, failed=False)
+            await run_in_threadpool(_end, pool, conn, request, failed=False)
         finally:
             if not ended:  # cancelled before the end was reached: never lose the connection
                 pool.putconn(conn)
@@ -117,3 +99,64 @@ async def get_db(request: Request) -> AsyncIterator[psycopg.Connection]:
 # scope="function": the transaction ends when the handler returns, before the response is sent, so a client
 # that has its answer (a new session, a correction) always finds it committed on its next request.
 DbSession = Annotated[psycopg.Connection, Depends(get_db, scope="function")]
+
+
+# The hot reads (a clinician's trend charts) run on the event loop, on psycopg's async connections of a pool
+# of their own: no request of theirs takes a thread. Under 50 clients, handing each request to the thread
+# pool and back twice (tenancy, then the handler) was about a fifth of the server's CPU (bench/README.md).
+
+
+def open_read_pool(settings: ApiSettings) -> AsyncConnectionPool:
+    """The process's pool for the hot reads (opened with `await pool.open(...)` in the lifespan)."""
+    return AsyncConnectionPool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.read_pool_size_per_worker,
+        open=False,
+        kwargs={"application_name": "careteam_api"},
+    )
+
+
+async def _end_read(conn: psycopg.AsyncConnection, request: Request, *, failed: bool) -> None:
+    """`_end` on an async connection (the pool takes the connection back after). After `commit_read_now`
+    the entries are settled: only what ran after it is committed (or rolled back)."""
+    if getattr(request.state, "db_committed", False):
+        if conn.info.transaction_status != IDLE:
+            await (conn.rollback() if failed else conn.commit())
+    elif failed:
+        await conn.rollback()
+        await audit.rewrite_failed_async(conn, request)
+        await conn.commit()
+    else:
+        await audit.commit_with_entries_async(conn, request)
+
+
+async def get_read_db(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
+    """`get_db` for the hot reads: one transaction per request on an async connection."""
+    pool: AsyncConnectionPool = request.app.state.read_pool
+    async with request.app.state.read_gate:
+        conn = await pool.getconn()
+        try:
+            audit.bind(request, conn)
+            try:
+                yield conn
+            except BaseException:
+                await _end_read(conn, request, failed=True)
+                raise
+            await _end_read(conn, request, failed=False)
+        finally:
+            await pool.putconn(conn)
+
+
+async def commit_read_now(conn: psycopg.AsyncConnection, request: Request) -> None:
+    """Commit the request's transaction with its audit entries from the handler, once its reads are done.
+
+    Inside an open pipeline, the entries and the COMMIT travel with the reads queued before them: one round
+    trip for all, and get_read_db has nothing left to send. If the commit fails, the entries are recorded
+    failed here, as get_read_db would.
+    """
+    request.state.db_committed = True
+    await audit.commit_with_entries_async(conn, request)
+
+
+ReadSession = Annotated[psycopg.AsyncConnection, Depends(get_read_db, scope="function")]

@@ -42,6 +42,12 @@ class ApiSettings(BaseSettings):
     pool_max_size: int = Field(
         20, ge=1, le=200, description="connections of the whole server, shared out among its workers"
     )
+    read_pool_max_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="connections of the whole server for the hot reads (trend charts), besides pool_max_size",
+    )
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes (set by `rpm api run`)")
     trust_forwarded_for: bool = Field(
         False, description="take the client IP from X-Forwarded-For (behind a proxy)"
@@ -51,6 +57,11 @@ class ApiSettings(BaseSettings):
     def pool_size_per_worker(self) -> int:
         """Each worker's pool: its share of pool_max_size, at least 2 (a request and a login)."""
         return max(2, -(-self.pool_max_size // self.workers))
+
+    @property
+    def read_pool_size_per_worker(self) -> int:
+        """Each worker's pool for the hot reads: its share of read_pool_max_size, at least 1."""
+        return max(1, -(-self.read_pool_max_size // self.workers))
 
     @field_validator("session_secret")
     @classmethod

@@ -1,9 +1,9 @@
 """A trend chart's data in one round trip: the buckets, the care plan's limits and the alert markers.
 
-The three reads are queued on a pipeline (psycopg pipeline mode), with the request's audit entries and
-COMMIT after them (db.commit_now), so a chart costs one round trip besides the session lookup: under load
-every round trip is two context switches and a wake-up of a waiting thread, on a server that shares its
-cores with the database.
+The three reads are queued on a pipeline (psycopg pipeline mode) of the request's async connection, with the
+request's audit entries and COMMIT after them (db.commit_read_now), so a chart costs one round trip besides
+the session lookup: under load every round trip is two context switches, on a server that shares its cores
+with the database.
 """
 
 from __future__ import annotations
@@ -29,23 +29,24 @@ _PLAN_THRESHOLDS = (
 class Pending:
     """The chart's reads, queued on a pipeline; `result` after the pipeline has synced."""
 
-    buckets: psycopg.Cursor
-    plan: psycopg.Cursor
-    marks: psycopg.Cursor | None
+    buckets: psycopg.AsyncCursor
+    plan: psycopg.AsyncCursor
+    marks: psycopg.AsyncCursor | None
 
-    def result(self) -> dict[str, Any]:
+    async def result(self) -> dict[str, Any]:
         """series, limits and alerts (None without the alert engine's tables) as plain values in the shapes
         of schemas.TrendSeries, LimitPublic and AlertMarker."""
-        thresholds = self.plan.fetchone()
+        thresholds = await self.plan.fetchone()
+        marks = await self.marks.fetchall() if self.marks is not None else None
         return {
-            "series": vitals.trend_series(self.buckets.fetchall()),
+            "series": vitals.trend_series(await self.buckets.fetchall()),
             "limits": [limit.__dict__ for limit in limits_for(thresholds[0] if thresholds else None)],
-            "alerts": alert_marks.with_metric(self.marks.fetchall()) if self.marks is not None else None,
+            "alerts": alert_marks.with_metric(marks) if marks is not None else None,
         }
 
 
-def queue(
-    conn: psycopg.Connection,
+async def queue(
+    conn: psycopg.AsyncConnection,
     *,
     patient_id: uuid.UUID,
     practice_id: uuid.UUID,
@@ -56,12 +57,12 @@ def queue(
     with_alerts: bool,
 ) -> Pending:
     """Queue the chart's reads on `conn`'s open pipeline (conn.pipeline())."""
-    conn.execute(vitals.GENERIC_PLANS)
-    buckets = conn.execute(vitals.TREND, vitals.trend_params(patient_id, timezone, bucket, start, end))
-    plan = conn.execute(_PLAN_THRESHOLDS, (patient_id,))
-    marks = (
-        conn.cursor(row_factory=dict_row).execute(alert_marks.MARKERS, (practice_id, patient_id, start, end))
-        if with_alerts
-        else None
-    )
+    await conn.execute(vitals.GENERIC_PLANS)
+    buckets = await conn.execute(vitals.TREND, vitals.trend_params(patient_id, timezone, bucket, start, end))
+    plan = await conn.execute(_PLAN_THRESHOLDS, (patient_id,))
+    marks = None
+    if with_alerts:
+        marks = await conn.cursor(row_factory=dict_row).execute(
+            alert_marks.MARKERS, (practice_id, patient_id, start, end)
+        )
     return Pending(buckets, plan, marks)

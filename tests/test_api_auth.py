@@ -150,17 +150,19 @@ def test_biller_sees_no_vitals_in_the_list(api_url: str, tokens: dict[tuple[str,
     assert all(i["latest"] is None for i in items)
 
 
+# readings: a thread-pool route on the sync pool; trends: a hot read on the async pool (db.ReadSession)
+@pytest.mark.parametrize("suffix", ["/readings", "/trends"])
 def test_reads_are_audited_with_who_what_where(
-    api_url: str, api_world: World, tokens: dict[tuple[str, str], str]
+    suffix: str, api_url: str, api_world: World, tokens: dict[tuple[str, str], str]
 ) -> None:
     marker = f"audit-test-{uuid.uuid4().hex[:8]}"
     resp = httpx.get(
-        f"{api_url}/api/v1/patients/{api_world.a.patient_id}/readings",
+        f"{api_url}/api/v1/patients/{api_world.a.patient_id}{suffix}",
         headers={**auth(tokens[("a", "clinician")]), "User-Agent": marker},
     )
     assert resp.status_code == 200
     forbidden = httpx.get(
-        f"{api_url}/api/v1/patients/{api_world.a.patient_id}/readings",
+        f"{api_url}/api/v1/patients/{api_world.a.patient_id}{suffix}",
         headers={**auth(tokens[("a", "biller")]), "User-Agent": marker},
     )
     assert forbidden.status_code == 403
@@ -176,7 +178,7 @@ def test_reads_are_audited_with_who_what_where(
                 api_world.a.user_ids["clinician"],
                 api_world.a.patient_id,
                 "read",
-                "GET /api/v1/patients/{patient_id}/readings",
+                "GET /api/v1/patients/{patient_id}" + suffix,
                 "127.0.0.1",
                 "ok",
             ),
@@ -184,7 +186,7 @@ def test_reads_are_audited_with_who_what_where(
                 api_world.a.user_ids["biller"],
                 api_world.a.patient_id,
                 "read",
-                "GET /api/v1/patients/{patient_id}/readings",
+                "GET /api/v1/patients/{patient_id}" + suffix,
                 "127.0.0.1",
                 "failed",
             ),

@@ -1,4 +1,4 @@
-"""More concurrent requests than the server has threads, on a pool of two connections: every one answers.
+"""More concurrent requests than the server has threads, on pools of two connections: every one answers.
 
 Each step of a request after it has its connection runs in the server's thread pool (40 threads). Requests
 beyond the pool's size must wait for a connection without holding a thread, or the threads all end up
@@ -26,7 +26,7 @@ def small_pool_server(database_url: str) -> Iterator[tuple[str, World]]:
     """Its own database: the audit rows of these reads must not show in other tests' audit trails."""
     with scratch_database(database_url) as url:
         world = seed(url)
-        with serve(settings_for(url, pool_max_size=2)) as base:
+        with serve(settings_for(url, pool_max_size=2, read_pool_max_size=2)) as base:
             yield base, world
 
 

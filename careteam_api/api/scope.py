@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, Path, Request
 
 from careteam_api import audit
@@ -20,12 +21,13 @@ from careteam_api.auth.deps import (
     PresentedCredentials,
     Settings,
     accept,
+    accept_async,
     authenticated,
     require,
 )
 from careteam_api.auth.roles import Capability, allows
 from careteam_api.auth.sessions import Principal
-from careteam_api.db import DbSession
+from careteam_api.db import DbSession, ReadSession
 from careteam_api.errors import Forbidden, NotFound
 
 
@@ -68,19 +70,50 @@ def patient_scope(capability: Capability):
             user, row = accept(request, conn, settings, creds, patient_id=patient_id)
         else:
             row = conn.execute(_PATIENT, (patient_id, user.practice_id)).fetchone()
-        if row is None:
-            raise NotFound(f"no patient {patient_id} in your practice")
-        audit.record(conn, request, user, patient_id=patient_id)
-        if not allows(user.role, capability):
-            raise Forbidden(f"a {user.role} may not do this (needs {capability.value})")
-        return ScopedPatient(*row, user=user)
+        return _scoped(conn, request, user, patient_id, row, capability)
 
     load.capability = capability  # type: ignore[attr-defined]
     return load
 
 
+def read_patient_scope(capability: Capability):
+    """`patient_scope` for the hot reads, on the request's async connection (db.ReadSession). The only
+    dependency of its route that reads the database, so it always authenticates."""
+
+    async def load(
+        patient_id: PatientIdPath,
+        request: Request,
+        conn: ReadSession,
+        settings: Settings,
+        creds: PresentedCredentials,
+    ) -> ScopedPatient:
+        user, row = await accept_async(request, conn, settings, creds, patient_id=patient_id)
+        return _scoped(conn, request, user, patient_id, row, capability)
+
+    load.capability = capability  # type: ignore[attr-defined]
+    return load
+
+
+def _scoped(
+    conn: psycopg.Connection | psycopg.AsyncConnection,
+    request: Request,
+    user: Principal,
+    patient_id: uuid.UUID,
+    row: tuple | None,
+    capability: Capability,
+) -> ScopedPatient:
+    """404 for a patient outside the user's practice, the audit entry, then the role's capability."""
+    if row is None:
+        raise NotFound(f"no patient {patient_id} in your practice")
+    audit.record(conn, request, user, patient_id=patient_id)
+    if not allows(user.role, capability):
+        raise Forbidden(f"a {user.role} may not do this (needs {capability.value})")
+    return ScopedPatient(*row, user=user)
+
+
 DirectoryPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.PATIENT_DIRECTORY))]
 ClinicalPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CLINICAL_READ))]
+ClinicalReadPatient = Annotated[ScopedPatient, Depends(read_patient_scope(Capability.CLINICAL_READ))]
 TimeReadPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.TIME_READ))]
 TimeLogPatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.TIME_LOG))]
 ConsentWritePatient = Annotated[ScopedPatient, Depends(patient_scope(Capability.CONSENT_WRITE))]

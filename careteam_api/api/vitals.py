@@ -12,8 +12,8 @@ from careteam_api import trend_chart, vitals
 from careteam_api.api import API_PREFIX, window
 from careteam_api.api.rendering import json_response
 from careteam_api.api.schemas import ReadingPage, TrendPublic
-from careteam_api.api.scope import ClinicalPatient
-from careteam_api.db import DbSession, commit_now
+from careteam_api.api.scope import ClinicalPatient, ClinicalReadPatient
+from careteam_api.db import DbSession, ReadSession, commit_read_now
 from careteam_api.errors import BadRequest
 
 router = APIRouter(prefix=API_PREFIX + "/patients/{patient_id}", tags=["vitals"])
@@ -24,10 +24,10 @@ MAX_HOURLY_DAYS = 31
 
 
 @router.get("/trends", response_model=TrendPublic)
-def trends(
-    patient: ClinicalPatient,
+async def trends(
+    patient: ClinicalReadPatient,
     request: Request,
-    conn: DbSession,
+    conn: ReadSession,
     bucket: Annotated[vitals.Bucket, Query(description="bucket width")] = "day",
     days: Annotated[
         int, Query(ge=1, le=MAX_TREND_DAYS, description="window length when start is not given")
@@ -39,8 +39,8 @@ def trends(
     start, end = window.resolve(start, end, days, MAX_TREND_DAYS)
     if bucket == "hour" and (end - start).days > MAX_HOURLY_DAYS:
         raise BadRequest(f"hourly buckets cover at most {MAX_HOURLY_DAYS} days; use bucket=day")
-    with conn.pipeline():
-        chart = trend_chart.queue(
+    async with conn.pipeline():
+        chart = await trend_chart.queue(
             conn,
             patient_id=patient.patient_id,
             practice_id=patient.practice_id,
@@ -50,8 +50,8 @@ def trends(
             end=end,
             with_alerts=request.app.state.alerts_tables,
         )
-        commit_now(conn, request)
-    data = chart.result()
+        await commit_read_now(conn, request)
+    data = await chart.result()
     return json_response(
         {
             "patient_id": patient.patient_id,

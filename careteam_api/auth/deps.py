@@ -6,6 +6,7 @@ session's CSRF token (header X-CSRF-Token or form field csrf_token). Bearer-toke
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -100,13 +101,34 @@ def accept(
         principal, patient = sessions.authenticate(conn, settings, creds.token), None
     else:
         principal, patient = sessions.authenticate_with_patient(conn, settings, creds.token, patient_id)
+    _admit(request, settings, creds, principal)
+    return principal, patient
+
+
+async def accept_async(
+    request: Request,
+    conn: psycopg.AsyncConnection,
+    settings: ApiSettings,
+    creds: Credentials,
+    *,
+    patient_id: uuid.UUID,
+) -> tuple[Principal, tuple | None]:
+    """`accept` with a patient, on an async connection."""
+    principal, patient = await sessions.authenticate_with_patient_async(
+        conn, settings, creds.token, patient_id
+    )
+    _admit(request, settings, creds, principal)
+    return principal, patient
+
+
+def _admit(request: Request, settings: ApiSettings, creds: Credentials, principal: Principal) -> None:
+    """The checks after the session is known: a cookie session's change must carry its CSRF token."""
     if creds.from_cookie:
         secret = settings.session_secret.get_secret_value()
         if request.method not in _SAFE_METHODS and not csrf_ok(secret, creds.token, creds.csrf):
             raise Forbidden(f"missing or wrong CSRF token: send the page's token in the {CSRF_HEADER} header")
         request.state.principal = principal
     request.state.authenticated = principal
-    return principal, patient
 
 
 def current_principal(

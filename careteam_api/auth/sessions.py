@@ -94,40 +94,82 @@ def authenticate_with_patient(
 ) -> tuple[Principal, tuple | None]:
     """`authenticate`, plus the patient's row (patient_id, practice_id, mrn, given_name, family_name,
     birth_date, timezone) when the patient belongs to the user's practice, else None: one query."""
-    row = conn.execute(
-        _LOOKUP_WITH_PATIENT, (patient_id, token_hash(settings.session_secret.get_secret_value(), token))
-    ).fetchone()
-    principal = _principal(conn, settings, token, row)
-    assert row is not None
+    row = conn.execute(_LOOKUP_WITH_PATIENT, _with_patient_params(settings, token, patient_id)).fetchone()
+    return _principal(conn, settings, token, row), _patient_of(row)
+
+
+async def authenticate_with_patient_async(
+    conn: psycopg.AsyncConnection, settings: ApiSettings, token: str, patient_id: uuid.UUID
+) -> tuple[Principal, tuple | None]:
+    """`authenticate_with_patient` on an async connection."""
+    cursor = await conn.execute(_LOOKUP_WITH_PATIENT, _with_patient_params(settings, token, patient_id))
+    row = await cursor.fetchone()
+    verdict, write = _judge(settings, token, row)
+    if write is not None:
+        await conn.execute(*write)
+    return _admitted(verdict), _patient_of(row)
+
+
+def _with_patient_params(settings: ApiSettings, token: str, patient_id: uuid.UUID) -> tuple:
+    return (patient_id, token_hash(settings.session_secret.get_secret_value(), token))
+
+
+def _patient_of(row: tuple | None) -> tuple | None:
+    assert row is not None  # a missing session raised already
     patient = row[_SESSION_FIELDS:]
-    return principal, (patient if patient[0] is not None else None)
+    return patient if patient[0] is not None else None
 
 
 def _principal(conn: psycopg.Connection, settings: ApiSettings, token: str, row: tuple | None) -> Principal:
+    verdict, write = _judge(settings, token, row)
+    if write is not None:
+        conn.execute(*write)
+    return _admitted(verdict)
+
+
+_Write = tuple[str, tuple]
+
+
+def _judge(
+    settings: ApiSettings, token: str, row: tuple | None
+) -> tuple[Principal | NotAuthenticated, _Write | None]:
+    """The principal of a looked-up session row, or why not; and the write it calls for first (ending an
+    idle console session, or noting that the session was seen)."""
     if row is None:
-        raise NotAuthenticated("not logged in: the session or token is unknown; log in again")
+        return NotAuthenticated("not logged in: the session or token is unknown; log in again"), None
     session_id, kind, revoked, expired, idle, user_id, practice_id, role, name, email, active = row[
         :_SESSION_FIELDS
     ]
     if revoked:
-        raise NotAuthenticated("the session was ended; log in again")
+        return NotAuthenticated("the session was ended; log in again"), None
     if expired:
-        raise NotAuthenticated("the session has expired; log in again")
+        return NotAuthenticated("the session has expired; log in again"), None
     if not active:
-        raise NotAuthenticated("the account is disabled")
+        return NotAuthenticated("the account is disabled"), None
     if kind == "console" and idle > timedelta(minutes=settings.idle_timeout_minutes):
-        revoke(conn, session_id, "idle")
-        raise NotAuthenticated(
+        return NotAuthenticated(
             f"logged off after {settings.idle_timeout_minutes:g} minutes without activity; log in again"
-        )
-    if idle > TOUCH_EVERY:
-        conn.execute("UPDATE api_sessions SET last_seen_at = now() WHERE session_id = %s", (session_id,))
-    return Principal(user_id, practice_id, role, name, email, session_id, kind, token)
+        ), _revocation(session_id, "idle")
+    write = (_TOUCH, (session_id,)) if idle > TOUCH_EVERY else None
+    return Principal(user_id, practice_id, role, name, email, session_id, kind, token), write
+
+
+def _admitted(verdict: Principal | NotAuthenticated) -> Principal:
+    if isinstance(verdict, NotAuthenticated):
+        raise verdict
+    return verdict
+
+
+_TOUCH = "UPDATE api_sessions SET last_seen_at = now() WHERE session_id = %s"
+_REVOKE = (
+    "UPDATE api_sessions SET revoked_at = now(), revoked_why = %s"
+    " WHERE session_id = %s AND revoked_at IS NULL"
+)
+
+
+def _revocation(session_id: int, why: str) -> _Write:
+    return _REVOKE, (why, session_id)
 
 
 def revoke(conn: psycopg.Connection, session_id: int, why: str) -> None:
-    conn.execute(
-        "UPDATE api_sessions SET revoked_at = now(), revoked_why = %s"
-        " WHERE session_id = %s AND revoked_at IS NULL",
-        (why, session_id),
-    )
+    conn.execute(*_revocation(session_id, why))
