@@ -12,7 +12,9 @@ T; a reading it did not see was committed after T by a transaction that began af
 ingest ends every transaction within `ingest.db.TRANSACTION_TIMEOUT`. So each patient's entry is complete
 for readings ingested up to T - SETTLE (SETTLE is longer than that timeout), and the next read asks for the
 readings ingested after that. A reading written some other way (a manual fix, a restore) is picked up when
-its patient's entry is read whole again, at most REFRESH_AFTER later.
+its patient's entry is read whole again, at most REFRESH_AFTER later. The window's edges are compared in
+milliseconds, as the engine's times are: a reading within a millisecond of an edge may fall on the other side
+of it than in a whole read.
 """
 
 from __future__ import annotations
