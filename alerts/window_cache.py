@@ -187,7 +187,8 @@ class WindowCache:
         found = [self._entries.get(key) for key in keys]
         warm = [i for i, entry in enumerate(found) if entry is not None and self._fresh(entry, clock)]
         cold = sorted(set(range(len(keys))) - set(warm))
-        parts: list[_Part] = []
+        # an empty part first: there is always something to join, even for no patients
+        parts = [_from_records(np.empty(0, dtype=RECORD), np.empty(0, dtype=np.int64))]
         settled: list[datetime] = [since] * len(keys)
         loaded = [clock] * len(keys)
         if cold:

@@ -88,6 +88,12 @@ def test_a_warm_entry_reads_only_what_was_ingested_since_and_is_read_whole_again
     _read_both(world, cache, [patient], NOW)
 
 
+def test_no_patients_read_nothing(world: World) -> None:
+    with world.conn.transaction():
+        readings = WindowCache().read(world.conn, [], NOW)
+    assert (len(readings), readings.n_patients) == (0, 0)
+
+
 def test_the_least_recently_read_patients_leave_first(world: World) -> None:
     a, b, c = (world.patient() for _ in range(3))
     cache = WindowCache(max_patients=2)
