@@ -209,15 +209,15 @@ class WindowCache:
         merged = _distinct_sorted(_joined(parts), _ms(since))
         self._keep(keys, merged, settled, loaded)
         due = merged.t <= _ms(until)
-        return Readings(  # already in the canonical order
+        return Readings(  # already in the canonical order; the masks made the copies, astype makes none
             len(patient_ids),
-            merged.seg[due].astype(np.int64),
-            merged.t[due].astype(np.int64),
-            merged.ingested[due].astype(np.int64),
+            merged.seg[due].astype(np.int64, copy=False),
+            merged.t[due].astype(np.int64, copy=False),
+            merged.ingested[due].astype(np.int64, copy=False),
             merged.ids[due],
-            merged.kind[due].astype(np.int8),
-            merged.flags[due].astype(np.int16),
-            {name: merged.raw[name][due].astype(np.float64) for name in VALUE_COLUMNS},
+            merged.kind[due].astype(np.int8, copy=False),
+            merged.flags[due].astype(np.int16, copy=False),
+            {name: merged.raw[name][due].astype(np.float64, copy=False) for name in VALUE_COLUMNS},
         )
 
     def _fresh(self, entry: _Entry, clock: float) -> bool:
